@@ -135,3 +135,8 @@ export const PLATFORMS_BY_ARCH: Readonly<Record<ArchitectureName, readonly Platf
 
 export const RelocatableRegionFlags = { IS_VTL2: 0x1, APPLY_PC: 0x2, APPLY_GDTR: 0x4 } as const;
 export const CcaPolicyAttr = { DEBUG: 1n << 0n, MEC: 1n << 1n } as const;
+
+/** Round up to the 8-byte alignment of variable-header records (safe for any u32). */
+export function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}

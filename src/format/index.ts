@@ -22,3 +22,4 @@ export {
 export { serializeIgvm } from './serialize.js';
 export { validateFile, validateHeader } from './validate.js';
 export { vbsRegisterByCode, vbsRegisterByName } from './vbs-registers.js';
+export { IgvmBuilder, type PlatformOptions, type PageDataOptions } from './builder.js';

@@ -6,6 +6,7 @@
  */
 import { codecForCode, type DecodeContext } from './codecs.js';
 import {
+  align8,
   HeaderType,
   OPTIONAL_HEADER_BIT,
   TLV_PREFIX_SIZE,
@@ -59,9 +60,6 @@ const MODEL_SECTION: Record<TypeSection, Section> = {
   directive: 'directives',
 };
 
-function align8(n: number): number {
-  return (n + 7) & ~7;
-}
 
 function walkHeaders<D extends DataLike>(
   info: FixedHeaderInfo,

@@ -4,18 +4,15 @@
  * padded to their natural size, and deduplicated (an identical padded blob reuses the first offset).
  */
 import { codecFor, type EncodeContext } from './codecs.js';
-import { FIXED_HEADER_SIZE_V1, FIXED_HEADER_SIZE_V2, HeaderType, IGVM_MAGIC, TLV_PREFIX_SIZE, Architecture } from './constants.js';
+import { align8, FIXED_HEADER_SIZE_V1, FIXED_HEADER_SIZE_V2, HeaderType, IGVM_MAGIC, TLV_PREFIX_SIZE, Architecture } from './constants.js';
 import { IgvmFormatError, type IgvmErrorCode } from './errors.js';
 import { computeChecksum } from './fixed-header.js';
 import type { IgvmFile, IgvmHeader } from './model.js';
 import { FixedHeaderV1, FixedHeaderV2, TlvPrefix } from './structs.js';
-import { validateFile, type Section } from './validate.js';
+import { modelLocator, validateFile, type Section } from './validate.js';
 
 const U32_MAX = 0xffff_ffff;
 
-function align8(n: number): number {
-  return (n + 7) & ~7;
-}
 
 function hashBytes(bytes: Uint8Array): number {
   let h = 0x811c9dc5 ^ bytes.length;
@@ -78,9 +75,7 @@ function sectionsOf(file: IgvmFile): [Section, readonly IgvmHeader[]][] {
 /** Write `file` as IGVM bytes. The model is validated first (as the reference's `IgvmFile::new`). */
 export function serializeIgvm(file: IgvmFile): Uint8Array {
   const sections = sectionsOf(file);
-  validateFile(file, (section, index) => ({
-    headerType: `${section.slice(0, -1)} header ${index} (${sections.find(([s]) => s === section)?.[1][index]?.type ?? '?'})`,
-  }));
+  validateFile(file, modelLocator(file));
 
   const fixedSize = file.revision.formatVersion === 1 ? FIXED_HEADER_SIZE_V1 : FIXED_HEADER_SIZE_V2;
   let variableSize = 0;
@@ -99,7 +94,7 @@ export function serializeIgvm(file: IgvmFile): Uint8Array {
       const ctx: EncodeContext = {
         writeData: (bytes, padded) => data.write(bytes, padded),
         fail: (code: IgvmErrorCode, detail: string): never => {
-          throw new IgvmFormatError(code, detail, { headerType: `${section.slice(0, -1)} header ${index} (${h.type})` });
+          throw new IgvmFormatError(code, detail, modelLocator(file)(section, index));
         },
       };
       TlvPrefix.write({ type: HeaderType[h.type], length: codec.bodySize }, headerBytes, pos);

@@ -291,3 +291,8 @@ function checkOverlap(rec: RelocationRecord, s: InitState, fail: Fail): void {
     }
   }
 }
+
+/** Locations for a model that has no file offsets: `directives[3] (PAGE_DATA)`. */
+export function modelLocator(file: IgvmFile<DataLike>): Locate {
+  return (section, index) => ({ headerType: `${section}[${index}] (${file[section][index]?.type ?? '?'})` });
+}
