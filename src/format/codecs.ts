@@ -356,6 +356,7 @@ function decodeVbsContext(
   const registers: VbsRegister[] = [];
   for (let i = 0; i < count; i++) {
     const r = S.VbsVpContextRegister.read(regs, i * VBS_REGISTER_SIZE);
+    if (r.vtl > 2) ctx.fail('InvalidVtl', `VBS register ${i} has VTL ${r.vtl}; VTLs are 0, 1 and 2`);
     if (vtl === -1) vtl = r.vtl;
     else if (r.vtl !== vtl) ctx.fail('InvalidVbsContext', `VBS register ${i} has VTL ${r.vtl}, register 0 has VTL ${vtl}`);
     const spec =
@@ -428,7 +429,7 @@ const vpContext = codec(
       case 'NATIVE':
       case 'SEV': {
         const page = decodeFixedContext(ctx, r.fileOffset, S.NativeVpContextX64.size, 'native VP context');
-        return { ...base, gpa: 0n, context: { format: 'native-x64', registers: S.NativeVpContextX64.read(page) } };
+        return { ...base, gpa: r.gpa, context: { format: 'native-x64', registers: S.NativeVpContextX64.read(page) } };
       }
       case 'SEV_SNP':
       case 'SEV_ES': {
@@ -437,10 +438,10 @@ const vpContext = codec(
       }
       case 'CCA': {
         const page = decodeFixedContext(ctx, r.fileOffset, S.CcaVpContext.size, 'CCA VP context');
-        return { ...base, gpa: 0n, context: { format: 'cca', registers: S.CcaVpContext.read(page) } };
+        return { ...base, gpa: r.gpa, context: { format: 'cca', registers: S.CcaVpContext.read(page) } };
       }
       case 'VSM_ISOLATION':
-        return { ...base, gpa: 0n, context: decodeVbsContext(ctx, r.fileOffset, r.vpIndex) };
+        return { ...base, gpa: r.gpa, context: decodeVbsContext(ctx, r.fileOffset, r.vpIndex) };
       default: {
         const why =
           platform === 'TDX'

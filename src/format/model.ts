@@ -229,7 +229,10 @@ export interface VpContextHeader {
   readonly type: 'VP_CONTEXT';
   compatibilityMask: number;
   vpIndex: number;
-  /** VMSA GPA for SEV-SNP/SEV-ES; must be zero (and is written as zero) for other formats. */
+  /**
+   * VMSA GPA for SEV-SNP/SEV-ES. The spec says it must be zero for the other formats: it is kept as
+   * found in the file (loaders check it) and always written as zero, as the reference does.
+   */
   gpa: bigint;
   context: VpContext;
 }

@@ -170,7 +170,8 @@ function walkHeaders<D extends DataLike>(
 
     const location: HeaderLocation = { index, offset, typeCode };
     if (header.type === 'SUPPORTED_PLATFORM') {
-      if (!maskToPlatform.has(header.compatibilityMask)) maskToPlatform.set(header.compatibilityMask, header.platformType);
+      // Two platforms may share a mask (the reference allows it); as in its map, the later one wins.
+      maskToPlatform.set(header.compatibilityMask, header.platformType);
       if (options.platform === header.platformType) filterMask = header.compatibilityMask;
       platforms.push(header);
       locations.platforms.push(location);

@@ -102,6 +102,9 @@ export function validateHeader(h: IgvmHeader<DataLike>, fail: Fail): void {
       if ((h.context.format === 'vbs-x64' || h.context.format === 'vbs-aarch64') && h.vpIndex !== 0) {
         fail('InvalidVbsContext', `VBS context vp_index ${h.vpIndex}: only vp_index 0 is supported`);
       }
+      if ((h.context.format === 'vbs-x64' || h.context.format === 'vbs-aarch64') && h.context.vtl > 2) {
+        fail('InvalidVtl', `VBS context VTL ${h.context.vtl}; VTLs are 0, 1 and 2`);
+      }
       if ((h.context.format === 'vbs-x64' || h.context.format === 'vbs-aarch64') && h.context.registers.length === 0) {
         fail('NoVbsVpContextRegisters', 'VBS context has no registers');
       }
@@ -153,7 +156,8 @@ export function validateFile(file: IgvmFile<DataLike>, locate: Locate): void {
       fail('MultiplePlatformHeadersWithSameIsolation', `platform ${p.platformType} is declared twice`);
     }
     seenTypes.add(p.platformType);
-    for (const bit of bitsOf(p.compatibilityMask)) if (!platformByBit.has(bit)) platformByBit.set(bit, p.platformType);
+    // Two platforms may share a mask (the reference allows it); as in its map, the later one wins.
+    for (const bit of bitsOf(p.compatibilityMask)) platformByBit.set(bit, p.platformType);
   });
 
   // Initialization headers.
