@@ -30,3 +30,17 @@ export {
   type FlatContextOptions,
   type LongModeContextOptions,
 } from './native-context.js';
+export {
+  resetState,
+  applyNativeContext,
+  InvalidContextError,
+  APIC_DEFAULT_BASE,
+  GPR_ORDER,
+  SEGMENT_ORDER,
+  type BootCpuState,
+  type SegmentState,
+  type TableState,
+  type Gpr,
+  type SegmentName,
+} from './boot-state.js';
+export * from './q35-layout.js';
