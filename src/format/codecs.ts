@@ -17,7 +17,7 @@ import {
 } from './constants.js';
 import { PageDataFlags, RelocationFlags, RequiredMemoryFlags } from './bitfields.js';
 import { hex, type IgvmErrorCode } from './errors.js';
-import type { StructLayout } from './layout.js';
+import type { FieldSpec, StructLayout, StructValue } from './layout.js';
 import type {
   DataLike,
   IgvmHeader,
@@ -53,19 +53,25 @@ export interface EncodeContext {
 export interface HeaderCodec<H extends IgvmHeader<DataLike> = IgvmHeader<DataLike>> {
   readonly code: number;
   readonly bodySize: number;
-  decode(body: Uint8Array, ctx: DecodeContext<DataLike>): H;
+  /** Decode the body at `offset` in `bytes` (the variable header section). */
+  decode(bytes: Uint8Array, offset: number, ctx: DecodeContext<DataLike>): H;
   encode(header: H, body: Uint8Array, ctx: EncodeContext): void;
 }
 
 type HeaderOf<T extends HeaderTypeName> = Extract<IgvmHeader<DataLike>, { readonly type: T }>;
 
-function codec<T extends HeaderTypeName>(
+function codec<T extends HeaderTypeName, F extends readonly FieldSpec[]>(
   type: T,
-  layout: StructLayout,
-  decode: (body: Uint8Array, ctx: DecodeContext<DataLike>) => HeaderOf<T>,
+  layout: StructLayout<F>,
+  decode: (body: StructValue<F>, ctx: DecodeContext<DataLike>) => HeaderOf<T>,
   encode: (header: HeaderOf<T>, body: Uint8Array, ctx: EncodeContext) => void,
 ): HeaderCodec<HeaderOf<T>> {
-  return { code: HeaderType[type], bodySize: layout.size, decode, encode };
+  return {
+    code: HeaderType[type],
+    bodySize: layout.size,
+    decode: (bytes, offset, ctx) => decode(layout.read(bytes, offset), ctx),
+    encode,
+  };
 }
 
 function requireZero(ctx: DecodeContext<DataLike>, field: string, value: number | bigint | Uint8Array): void {
@@ -87,8 +93,7 @@ const ZERO6 = new Uint8Array(6);
 const supportedPlatform = codec(
   'SUPPORTED_PLATFORM',
   S.SupportedPlatform,
-  (body, ctx) => {
-    const r = S.SupportedPlatform.read(body);
+  (r, ctx) => {
     const platformType =
       PlatformType.name(r.platformType) ?? ctx.fail('InvalidPlatformType', `unknown platform type ${r.platformType}`);
     return {
@@ -116,8 +121,7 @@ const supportedPlatform = codec(
 const guestPolicy = codec(
   'GUEST_POLICY',
   S.GuestPolicy,
-  (body, ctx) => {
-    const r = S.GuestPolicy.read(body);
+  (r, ctx) => {
     requireZero(ctx, 'reserved', r.reserved);
     return { type: 'GUEST_POLICY', policy: r.policy, compatibilityMask: r.compatibilityMask };
   },
@@ -127,8 +131,7 @@ const guestPolicy = codec(
 const relocatableRegion = codec(
   'RELOCATABLE_REGION',
   S.RelocatableRegion,
-  (body) => {
-    const { flags, ...r } = S.RelocatableRegion.read(body);
+  ({ flags, ...r }) => {
     const f = RelocationFlags.decode(flags);
     return { type: 'RELOCATABLE_REGION', ...r, isVtl2: f.isVtl2, applyRip: f.applyRip, applyGdtr: f.applyGdtr };
   },
@@ -141,8 +144,7 @@ const relocatableRegion = codec(
 const pageTableRelocation = codec(
   'PAGE_TABLE_RELOCATION_REGION',
   S.PageTableRelocation,
-  (body, ctx) => {
-    const { reserved, ...r } = S.PageTableRelocation.read(body);
+  ({ reserved, ...r }, ctx) => {
     requireZero(ctx, 'reserved', reserved);
     return { type: 'PAGE_TABLE_RELOCATION_REGION', ...r };
   },
@@ -156,8 +158,7 @@ function corim(type: 'CORIM_DOCUMENT' | 'CORIM_SIGNATURE') {
   return codec(
     type,
     S.CorimData,
-    (body, ctx) => {
-      const r = S.CorimData.read(body);
+    (r, ctx) => {
       requireZero(ctx, 'reserved', r.reserved);
       const data = r.fileOffset === 0 ? ctx.empty() : ctx.payload(r.fileOffset, r.sizeBytes, 'CoRIM payload');
       return { type, compatibilityMask: r.compatibilityMask, data } as HeaderOf<typeof type>;
@@ -172,8 +173,7 @@ function corim(type: 'CORIM_DOCUMENT' | 'CORIM_SIGNATURE') {
 const ccaPolicy = codec(
   'CCA_POLICY',
   S.CcaPolicy,
-  (body, ctx) => {
-    const { reserved, reserved2, ...r } = S.CcaPolicy.read(body);
+  ({ reserved, reserved2, ...r }, ctx) => {
     requireZero(ctx, 'reserved', reserved);
     requireZero(ctx, 'reserved2', reserved2);
     return { type: 'CCA_POLICY', ...r };
@@ -187,8 +187,7 @@ const ccaPolicy = codec(
 const parameterArea = codec(
   'PARAMETER_AREA',
   S.ParameterArea,
-  (body, ctx) => {
-    const r = S.ParameterArea.read(body);
+  (r, ctx) => {
     const initialData =
       r.fileOffset === 0 ? ctx.empty() : ctx.payload(r.fileOffset, r.numberOfBytes, 'parameter area data');
     return {
@@ -211,8 +210,7 @@ const parameterArea = codec(
 const pageData = codec(
   'PAGE_DATA',
   S.PageData,
-  (body, ctx) => {
-    const r = S.PageData.read(body);
+  (r, ctx) => {
     const dataType =
       PageDataType.name(r.dataType) ??
       ctx.fail('InvalidPageDataType', `data_type ${r.dataType} is not one of NORMAL, SECRETS, CPUID_DATA, CPUID_XF`);
@@ -247,7 +245,7 @@ const pageData = codec(
 const parameterInsert = codec(
   'PARAMETER_INSERT',
   S.ParameterInsert,
-  (body) => ({ type: 'PARAMETER_INSERT', ...S.ParameterInsert.read(body) }),
+  (r) => ({ type: 'PARAMETER_INSERT', ...r }),
   (h, body) => {
     const { type: _type, ...rest } = h;
     S.ParameterInsert.write(rest, body);
@@ -258,7 +256,7 @@ function parameterUsage(type: ParameterUsageType): HeaderCodec {
   return codec(
     type,
     S.Parameter,
-    (body) => ({ type, ...S.Parameter.read(body) }) as HeaderOf<typeof type>,
+    (r) => ({ type, ...r }) as HeaderOf<typeof type>,
     (h, body) => S.Parameter.write({ parameterAreaIndex: h.parameterAreaIndex, byteOffset: h.byteOffset }, body),
   ) as HeaderCodec;
 }
@@ -266,8 +264,7 @@ function parameterUsage(type: ParameterUsageType): HeaderCodec {
 const requiredMemory = codec(
   'REQUIRED_MEMORY',
   S.RequiredMemory,
-  (body, ctx) => {
-    const r = S.RequiredMemory.read(body);
+  (r, ctx) => {
     requireZero(ctx, 'reserved', r.reserved);
     const flags = RequiredMemoryFlags.decode(r.flags);
     return {
@@ -295,7 +292,7 @@ const requiredMemory = codec(
 const errorRange = codec(
   'ERROR_RANGE',
   S.ErrorRange,
-  (body) => ({ type: 'ERROR_RANGE', ...S.ErrorRange.read(body) }),
+  (r) => ({ type: 'ERROR_RANGE', ...r }),
   (h, body) => {
     const { type: _type, ...rest } = h;
     S.ErrorRange.write(rest, body);
@@ -305,7 +302,7 @@ const errorRange = codec(
 const snpIdBlock = codec(
   'SNP_ID_BLOCK',
   S.SnpIdBlock,
-  (body) => ({ type: 'SNP_ID_BLOCK', ...S.SnpIdBlock.read(body) }),
+  (r) => ({ type: 'SNP_ID_BLOCK', ...r }),
   (h, body) => {
     const { type: _type, ...rest } = h;
     S.SnpIdBlock.write(rest, body);
@@ -315,7 +312,7 @@ const snpIdBlock = codec(
 const vbsMeasurement = codec(
   'VBS_MEASUREMENT',
   S.VbsMeasurement,
-  (body) => ({ type: 'VBS_MEASUREMENT', ...S.VbsMeasurement.read(body) }),
+  (r) => ({ type: 'VBS_MEASUREMENT', ...r }),
   (h, body) => {
     const { type: _type, ...rest } = h;
     S.VbsMeasurement.write(rest, body);
@@ -421,8 +418,7 @@ function encodeVbsContext(
 const vpContext = codec(
   'VP_CONTEXT',
   S.VpContextHeader,
-  (body, ctx): VpContextHeader => {
-    const r = S.VpContextHeader.read(body);
+  (r, ctx): VpContextHeader => {
     const platform = ctx.platformOfMask(r.compatibilityMask);
     const base = { type: 'VP_CONTEXT', compatibilityMask: r.compatibilityMask, vpIndex: r.vpIndex } as const;
     switch (platform) {

@@ -59,9 +59,9 @@ export const SECTION_RANGES: Readonly<Record<Section, readonly [number, number]>
 };
 
 export function sectionOf(code: number): Section | undefined {
-  for (const [section, [lo, hi]] of Object.entries(SECTION_RANGES) as [Section, readonly [number, number]][]) {
-    if (code >= lo && code <= hi) return section;
-  }
+  if (code >= SECTION_RANGES.platform[0] && code <= SECTION_RANGES.platform[1]) return 'platform';
+  if (code >= SECTION_RANGES.initialization[0] && code <= SECTION_RANGES.initialization[1]) return 'initialization';
+  if (code >= SECTION_RANGES.directive[0] && code <= SECTION_RANGES.directive[1]) return 'directive';
   return undefined;
 }
 

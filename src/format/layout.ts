@@ -68,33 +68,9 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
     }
   }
 
-  const read = (bytes: Uint8Array, offset = 0): StructValue<F> => {
-    if (offset < 0 || offset + size > bytes.length) {
-      throw new RangeError(`layout ${name}: ${size} bytes at ${offset} exceed buffer of ${bytes.length}`);
-    }
-    const dv = view(bytes);
-    const out: Record<string, number | bigint | Uint8Array> = {};
-    for (const f of fields) {
-      const at = offset + f.offset;
-      switch (f.kind) {
-        case 'u8':
-          out[f.name] = dv.getUint8(at);
-          break;
-        case 'u16':
-          out[f.name] = dv.getUint16(at, true);
-          break;
-        case 'u32':
-          out[f.name] = dv.getUint32(at, true);
-          break;
-        case 'u64':
-          out[f.name] = dv.getBigUint64(at, true);
-          break;
-        default:
-          out[f.name] = bytes.subarray(at, at + f.kind.bytes);
-      }
-    }
-    return out as StructValue<F>;
-  };
+  // Compiled on first use: most programs read only a few of the layouts they load.
+  let reader: Reader<F> | undefined;
+  const read: Reader<F> = (bytes, offset) => (reader ??= compileReader<F>(name, size, fields))(bytes, offset);
 
   const write = (value: StructValue<F>, bytes: Uint8Array, offset = 0): void => {
     if (offset < 0 || offset + size > bytes.length) {
@@ -157,4 +133,85 @@ function checkedBigint(struct: string, field: string, v: unknown): bigint {
     throw new RangeError(`layout ${struct}: field ${field} must be a bigint in 0..2^64-1, got ${String(v)}`);
   }
   return v;
+}
+
+type Reader<F extends readonly FieldSpec[]> = (bytes: Uint8Array, offset?: number) => StructValue<F>;
+
+function byteAt(offset: number): string {
+  return `b[o + ${offset}]`;
+}
+
+function u32Expression(offset: number): string {
+  return `((${byteAt(offset)} | (${byteAt(offset + 1)} << 8) | (${byteAt(offset + 2)} << 16) | (${byteAt(offset + 3)} << 24)) >>> 0)`;
+}
+
+/** Reads straight from the bytes (no DataView per read); u64 is assembled from two u32 halves. */
+function fieldExpression(f: FieldSpec): string {
+  switch (f.kind) {
+    case 'u8':
+      return byteAt(f.offset);
+    case 'u16':
+      return `(${byteAt(f.offset)} | (${byteAt(f.offset + 1)} << 8))`;
+    case 'u32':
+      return u32Expression(f.offset);
+    case 'u64':
+      return `u64(${u32Expression(f.offset)}, ${u32Expression(f.offset + 4)})`;
+    default:
+      return `b.subarray(o + ${f.offset}, o + ${f.offset + f.kind.bytes})`;
+  }
+}
+
+function u64(lo: number, hi: number): bigint {
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/**
+ * A reader for one layout. Parsing touches every header of a file, so readers are compiled from the
+ * table into a function that builds each object with one literal (a fixed shape, no per-field
+ * dispatch). Where code generation is not allowed (a strict Content-Security-Policy), an interpreter
+ * over the same table is used.
+ */
+function compileReader<F extends readonly FieldSpec[]>(name: string, size: number, fields: F): Reader<F> {
+  const check = (bytes: Uint8Array, offset: number): void => {
+    if (offset < 0 || offset + size > bytes.length) {
+      throw new RangeError(`layout ${name}: ${size} bytes at ${offset} exceed buffer of ${bytes.length}`);
+    }
+  };
+  try {
+    const body = fields.map((f) => `${JSON.stringify(f.name)}: ${fieldExpression(f)}`).join(',\n');
+    const make = new Function('u64', `return (b, o) => ({\n${body}\n});`)(u64) as (
+      b: Uint8Array,
+      o: number,
+    ) => StructValue<F>;
+    return (bytes, offset = 0) => {
+      check(bytes, offset);
+      return make(bytes, offset);
+    };
+  } catch {
+    return (bytes, offset = 0) => {
+      check(bytes, offset);
+      const dv = view(bytes);
+      const out: Record<string, number | bigint | Uint8Array> = {};
+      for (const f of fields) {
+        const at = offset + f.offset;
+        switch (f.kind) {
+          case 'u8':
+            out[f.name] = dv.getUint8(at);
+            break;
+          case 'u16':
+            out[f.name] = dv.getUint16(at, true);
+            break;
+          case 'u32':
+            out[f.name] = dv.getUint32(at, true);
+            break;
+          case 'u64':
+            out[f.name] = dv.getBigUint64(at, true);
+            break;
+          default:
+            out[f.name] = bytes.subarray(at, at + f.kind.bytes);
+        }
+      }
+      return out as StructValue<F>;
+    };
+  }
 }

@@ -15,7 +15,7 @@ import {
   type PlatformTypeName,
   type Section as TypeSection,
 } from './constants.js';
-import { hex, IgvmFormatError, type ErrorLocation, type IgvmErrorCode } from './errors.js';
+import { hex, IgvmFormatError, type IgvmErrorCode } from './errors.js';
 import { checkChecksum, readFixedHeader, type FixedHeaderInfo } from './fixed-header.js';
 import {
   architectureOf,
@@ -88,16 +88,36 @@ function walkHeaders<D extends DataLike>(
 
   let pos = 0;
   let index = 0;
+  let offset = base;
+  let typeName = '';
+  // One decode context for the whole walk (parsing touches every header of a file); it reports
+  // errors at the header being decoded.
+  const structural: (code: IgvmErrorCode, detail: string, typeName?: string) => never = (code, detail, type) => {
+    throw new IgvmFormatError(code, detail, { headerIndex: index, offset, headerType: type });
+  };
+  const fail: (code: IgvmErrorCode, detail: string) => never = (code, detail) => {
+    throw new IgvmFormatError(code, detail, { headerIndex: index, offset, headerType: typeName });
+  };
+  const ctx: DecodeContext<D> = {
+    arch,
+    lenient,
+    platformOfMask: (mask) => maskToPlatform.get(mask),
+    payload: (fileOffset, len) => source.payload(fileOffset, checkedRange(fileOffset, len, info, fail)),
+    bytes: (fileOffset, len) => source.bytes(fileOffset, checkedRange(fileOffset, len, info, fail)),
+    empty: () => source.empty(),
+    fail,
+  };
+
+  const headerView = new DataView(variableHeaders.buffer, variableHeaders.byteOffset, variableHeaders.byteLength);
   while (pos < variableHeaders.length) {
-    const offset = base + pos;
-    const structural: (code: IgvmErrorCode, detail: string, typeName?: string) => never = (code, detail, typeName) => {
-      throw new IgvmFormatError(code, detail, { headerIndex: index, offset, headerType: typeName });
-    };
+    offset = base + pos;
+    typeName = '';
     if (pos + TLV_PREFIX_SIZE > variableHeaders.length) {
       structural('InvalidBinaryVariableHeaderSection', `${variableHeaders.length - pos} bytes left, too few for an 8-byte header prefix`);
     }
-    const { type: typeCode, length } = TlvPrefix.read(variableHeaders, pos);
-    const typeName = describeHeaderType(typeCode);
+    const typeCode = headerView.getUint32(pos, true);
+    const length = headerView.getUint32(pos + 4, true);
+    typeName = describeHeaderType(typeCode);
     const recordEnd = pos + TLV_PREFIX_SIZE + align8(length);
     const section = sectionOf(typeCode);
 
@@ -138,23 +158,9 @@ function walkHeaders<D extends DataLike>(
       );
     }
 
-    const where: ErrorLocation = { headerIndex: index, offset, headerType: typeName };
-    const fail: (code: IgvmErrorCode, detail: string) => never = (code, detail) => {
-      throw new IgvmFormatError(code, detail, where);
-    };
-    const ctx: DecodeContext<D> = {
-      arch,
-      lenient,
-      platformOfMask: (mask) => maskToPlatform.get(mask),
-      payload: (fileOffset, len) => source.payload(fileOffset, checkedRange(fileOffset, len, info, fail)),
-      bytes: (fileOffset, len) => source.bytes(fileOffset, checkedRange(fileOffset, len, info, fail)),
-      empty: () => source.empty(),
-      fail,
-    };
-
     let header: IgvmHeader<D>;
     try {
-      header = codec.decode(variableHeaders.subarray(pos + TLV_PREFIX_SIZE, pos + TLV_PREFIX_SIZE + length), ctx as DecodeContext<DataLike>) as IgvmHeader<D>;
+      header = codec.decode(variableHeaders, pos + TLV_PREFIX_SIZE, ctx as DecodeContext<DataLike>) as IgvmHeader<D>;
       validateHeader(header, fail);
     } catch (e) {
       if (!(e instanceof IgvmFormatError) || !sink) throw e;
@@ -202,7 +208,7 @@ function walkHeaders<D extends DataLike>(
     validateFile(parsed, (sec, i) => {
       const loc = locations[sec][i];
       return loc ? { headerIndex: loc.index, offset: loc.offset, headerType: describeHeaderType(loc.typeCode) } : {};
-    });
+    }, true);
   }
   return parsed;
 }
@@ -217,7 +223,9 @@ function checkedRange(
   if (fileOffset < info.dataStart) {
     fail('InvalidDataOffset', `file_offset ${hex(fileOffset)} points before the file data section at ${hex(info.dataStart)}`);
   }
-  if (BigInt(fileOffset) + BigInt(length) > BigInt(info.totalFileSize)) {
+  // Offsets and sizes here are u32s or small u64s: exact in doubles below 2^53.
+  const end = typeof length === 'number' ? fileOffset + length : Number(BigInt(fileOffset) + length);
+  if (end > info.totalFileSize || (typeof length === 'bigint' && length > BigInt(Number.MAX_SAFE_INTEGER))) {
     fail('InvalidDataSize', `file_offset ${hex(fileOffset)} + ${length} exceeds file size ${hex(info.totalFileSize)}`);
   }
   return Number(length);

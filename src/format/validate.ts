@@ -20,6 +20,7 @@ export type Fail = (code: IgvmErrorCode, detail: string) => never;
 const PAGE = BigInt(PAGE_SIZE_4K);
 
 function aligned(value: bigint | number, to: bigint = PAGE): boolean {
+  if (to === PAGE) return typeof value === 'number' ? value % PAGE_SIZE_4K === 0 : (value & (PAGE - 1n)) === 0n;
   return BigInt(value) % to === 0n;
 }
 
@@ -117,12 +118,6 @@ export function validateHeader(h: IgvmHeader<DataLike>, fail: Fail): void {
 export type Section = 'platforms' | 'initializations' | 'directives';
 export type Locate = (section: Section, index: number) => ErrorLocation;
 
-function failAt(where: ErrorLocation): Fail {
-  return (code, detail) => {
-    throw new IgvmFormatError(code, detail, where);
-  };
-}
-
 interface RelocationRecord {
   readonly mask: number;
   readonly vpIndex: number;
@@ -132,8 +127,21 @@ interface RelocationRecord {
   readonly end: bigint; // exclusive
 }
 
-/** The file-level rules of the reference's `IgvmFile::new`. Throws the first violation. */
-export function validateFile(file: IgvmFile<DataLike>, locate: Locate): void {
+/**
+ * The file-level rules of the reference's `IgvmFile::new`. Throws the first violation. The parser
+ * has already checked each header on its own and says so with `headersChecked`.
+ */
+export function validateFile(file: IgvmFile<DataLike>, locate: Locate, headersChecked = false): void {
+  let section: Section = 'platforms';
+  let current = 0;
+  const fail: Fail = (code, detail) => {
+    throw new IgvmFormatError(code, detail, locate(section, current));
+  };
+  const at = (s: Section, i: number): Fail => {
+    section = s;
+    current = i;
+    return fail;
+  };
   const arch = architectureOf(file.revision);
   const pageSize = pageSizeOf(file.revision);
   if (pageSize !== PAGE_SIZE_4K) {
@@ -147,7 +155,7 @@ export function validateFile(file: IgvmFile<DataLike>, locate: Locate): void {
   const platformByBit = new Map<number, PlatformTypeName>();
   const seenTypes = new Set<PlatformTypeName>();
   file.platforms.forEach((p, i) => {
-    const fail = failAt(locate('platforms', i));
+    const fail = at('platforms', i);
     validateHeader(p, fail);
     if (!PLATFORMS_BY_ARCH[arch].includes(p.platformType)) {
       fail('PlatformArchUnsupported', `platform ${p.platformType} is not supported on ${arch}`);
@@ -166,8 +174,8 @@ export function validateFile(file: IgvmFile<DataLike>, locate: Locate): void {
   const corimDocs = new Set<number>();
   const corimSigs = new Set<number>();
   file.initializations.forEach((h, i) => {
-    const fail = failAt(locate('initializations', i));
-    validateHeader(h, fail);
+    const fail = at('initializations', i);
+    if (!headersChecked) validateHeader(h, fail);
     validateInitialization(h, i, fail, { arch, platformByBit, relocations, pageTableRegions, corimDocs, corimSigs });
   });
 
@@ -175,8 +183,8 @@ export function validateFile(file: IgvmFile<DataLike>, locate: Locate): void {
   const areaState = new Map<number, 'allocated' | 'inserted'>();
   const vbsContexts: { mask: number; vpIndex: number; vtl: number }[] = [];
   file.directives.forEach((h, i) => {
-    const fail = failAt(locate('directives', i));
-    validateHeader(h, fail);
+    const fail = at('directives', i);
+    if (!headersChecked) validateHeader(h, fail);
     if (h.type === 'PARAMETER_AREA') {
       if (areaState.has(h.parameterAreaIndex)) {
         fail('InvalidParameterAreaIndex', `parameter area ${h.parameterAreaIndex} is declared twice`);
@@ -208,7 +216,7 @@ export function validateFile(file: IgvmFile<DataLike>, locate: Locate): void {
   for (const r of [...relocations, ...pageTableRegions]) {
     const matched = vbsContexts.some((c) => (c.mask & r.mask) !== 0 && c.vpIndex === r.vpIndex && c.vtl === r.vtl);
     if (!matched) {
-      failAt(locate('initializations', r.index))(
+      at('initializations', r.index)(
         'NoMatchingVpContext',
         `no VBS VP context for mask ${hex(r.mask)}, vp_index ${r.vpIndex}, VTL ${r.vtl}`,
       );
