@@ -1,0 +1,43 @@
+/** What the commands share: opening the input file and turning failures into CLI errors. */
+import { IgvmFormatError, type PlatformTypeName } from '../../format/index.js';
+import { FileReadError, openFileSource, type FileSource } from '../../node/file-source.js';
+import { cannotRead, invalidFile, type CliError } from '../exit.js';
+
+/** `--platform` values and the platform types they select. */
+export const PLATFORM_OPTION: Readonly<Record<string, PlatformTypeName>> = {
+  native: 'NATIVE',
+  snp: 'SEV_SNP',
+  tdx: 'TDX',
+  vbs: 'VSM_ISOLATION',
+  sev: 'SEV',
+  'sev-es': 'SEV_ES',
+  cca: 'CCA',
+};
+export const PLATFORM_CHOICES = Object.keys(PLATFORM_OPTION);
+
+export async function openInput(path: string): Promise<FileSource> {
+  try {
+    return await openFileSource(path);
+  } catch (e) {
+    throw toCliError(e, path) ?? e;
+  }
+}
+
+/** The CLI error for an anticipated failure (unreadable file, format error), or undefined for a bug. */
+export function toCliError(error: unknown, path: string): CliError | undefined {
+  if (error instanceof FileReadError) return cannotRead(path, error.message);
+  if (error instanceof IgvmFormatError) return invalidFile(path, error.message);
+  return undefined;
+}
+
+/** Run `body` with the opened file, closing it afterwards and mapping anticipated failures. */
+export async function withInput<T>(path: string, body: (source: FileSource) => Promise<T>): Promise<T> {
+  const source = await openInput(path);
+  try {
+    return await body(source);
+  } catch (e) {
+    throw toCliError(e, path) ?? e;
+  } finally {
+    await source.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * The `igvm` command line: commander wiring only. Each command's module is imported inside its action,
+ * so a command loads only what it uses (`run` must start fast).
+ *
+ * Exit codes: 0 success; 1 invalid IGVM input; 2 usage error or unreadable file; 70 internal error.
+ * Every failure is one line on stderr, never a stack trace.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, oneLine, reportError } from './exit.js';
+
+/** Keep in sync with PLATFORM_OPTION in commands/common.ts (not imported here, to keep startup light). */
+const PLATFORM_CHOICES = ['native', 'snp', 'tdx', 'vbs', 'sev', 'sev-es', 'cca'];
+
+function packageVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
+  } catch {
+    // fall through
+  }
+  return '0.0.0';
+}
+
+function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('igvm');
+  program
+    .description('Inspect and validate IGVM (Independent Guest Virtual Machine) files')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(`igvm: ${oneLine(text.replace(/^error: /, ''))}\n`),
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command('inspect')
+    .description('show the headers, page ranges, parameter areas and VP contexts of an IGVM file')
+    .argument('<file>', 'IGVM file')
+    .option('--json', 'print JSON (schema igvm-ts/inspect/v1, see docs/inspect-json.md)')
+    .addOption(new Option('--platform <platform>', 'show only the headers for one platform').choices(PLATFORM_CHOICES))
+    .option('--data', 'add hex dumps of payloads (with --json: sha256 and allZero of each payload)')
+    .option('--lenient', 'follow the spec where the reference parser is stricter (reported as warnings)')
+    .action(async (file: string, opts: { json?: boolean; platform?: string; data?: boolean; lenient?: boolean }) => {
+      const { inspectCommand } = await import('./commands/inspect.js');
+      setExitCode(await inspectCommand(file, opts));
+    });
+
+  program
+    .command('validate')
+    .description('check an IGVM file; exit 0 if valid, 1 if not (one line per problem)')
+    .argument('<file>', 'IGVM file')
+    .option('--lenient', 'follow the spec where the reference parser is stricter (reported as warnings)')
+    .action(async (file: string, opts: { lenient?: boolean }) => {
+      const { validateCommand } = await import('./commands/validate.js');
+      setExitCode(await validateCommand(file, opts));
+    });
+
+  return program;
+}
+
+function exitNow(code: number): never {
+  process.exit(code);
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  // Output piped into a reader that went away (`igvm inspect f | head`): stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') exitNow(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    exitNow(reportError(e));
+  });
+  process.on('uncaughtException', (e) => exitNow(reportError(e)));
+  process.on('unhandledRejection', (e) => exitNow(reportError(e)));
+
+  let code: number = ExitCode.OK;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; everything else commander rejects is a usage error (message already printed).
+      code = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? ExitCode.OK : ExitCode.USAGE;
+    } else {
+      code = reportError(e);
+    }
+  }
+  process.exitCode = code;
+}
+
+await main(process.argv);
