@@ -57,6 +57,20 @@ function buildProgram(setExitCode: (code: number) => void): Command {
       setExitCode(await validateCommand(file, opts));
     });
 
+  program
+    .command('load')
+    .description('process a file against a machine without KVM and print what would be loaded')
+    .argument('<file>', 'IGVM file')
+    .option('--dry-run', 'do not start a VM (required: igvm run boots)')
+    .option('-m, --memory <size>', 'guest RAM, e.g. 256M or 5G (default 256M)')
+    .option('--smp <n>', 'number of vCPUs (default 1)')
+    .option('--cmdline <text>', 'command line for COMMAND_LINE parameters')
+    .option('--json', 'print the LoadReport as JSON (schema igvm-ts/load-report/v1)')
+    .action(async (file: string, opts: { dryRun?: boolean; memory?: string; smp?: string; cmdline?: string; json?: boolean }) => {
+      const { loadCommand } = await import('./commands/load.js');
+      setExitCode(await loadCommand(file, opts));
+    });
+
   return program;
 }
 

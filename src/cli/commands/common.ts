@@ -41,3 +41,15 @@ export async function withInput<T>(path: string, body: (source: FileSource) => P
     await source.close().catch(() => undefined);
   }
 }
+
+/** Read a whole input file (the loader needs every payload). */
+export async function readInput(path: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    const bytes = await readFile(path);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw cannotRead(path, err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message);
+  }
+}
