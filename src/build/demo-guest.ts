@@ -18,7 +18,7 @@ export const DEMO_LAYOUT = {
 export const DEMO_PARAMETERS = { vpCount: 0, memoryMap: 64 } as const;
 
 export async function buildDemoIgvm(): Promise<Uint8Array> {
-  const image = await assembleGuest(['demo/demo.S', 'lib/serial.S'], DEMO_LAYOUT.code);
+  const image = await assembleGuest(['demo/demo.S', 'lib/serial.S'], { loadAddress: DEMO_LAYOUT.code });
   const b = new IgvmBuilder({ formatVersion: 1 });
   b.addPlatform('NATIVE');
   const context = addLongModeEntry(b, {

@@ -54,13 +54,28 @@ export function identityPageTables(options: PageTableOptions): PageTables {
   return { cr3: options.base, bytes };
 }
 
-/** A GDT with a null descriptor, 64-bit code at 0x08 and flat data at 0x10. */
+/**
+ * A flat GDT: null, 64-bit code at 0x08, data at 0x10 and 32-bit code at 0x18 (for guests that
+ * start in 16- or 32-bit mode), all with base 0 and a 4 GiB limit.
+ */
 export function flatGdt64(): Uint8Array {
-  const gdt = new Uint8Array(24);
+  const gdt = new Uint8Array(32);
   const dv = new DataView(gdt.buffer);
   dv.setBigUint64(8, 0x00af_9b00_0000_ffffn, true);
   dv.setBigUint64(16, 0x00cf_9300_0000_ffffn, true);
+  dv.setBigUint64(24, 0x00cf_9b00_0000_ffffn, true);
   return gdt;
+}
+
+export const GDT_SELECTORS = { code64: 0x08, data: 0x10, code32: 0x18 } as const;
+
+/** Add identity page tables and the flat GDT to `builder`; returns CR3 and the GDT limit. */
+export function addPagingStructures(builder: IgvmBuilder, pageTables: PageTableOptions, gdtBase: bigint): { cr3: bigint; gdtLimit: number } {
+  const tables = identityPageTables(pageTables);
+  builder.addPageData(pageTables.base, tables.bytes);
+  const gdt = flatGdt64();
+  builder.addPageData(gdtBase, gdt);
+  return { cr3: tables.cr3, gdtLimit: gdt.length - 1 };
 }
 
 export interface LongModeEntry {
@@ -73,15 +88,12 @@ export interface LongModeEntry {
 
 /** Add page tables and a GDT to `builder` and return the native context that enters at `entry`. */
 export function addLongModeEntry(builder: IgvmBuilder, options: LongModeEntry): NativeVpContextX64Fields {
-  const tables = identityPageTables(options.pageTables);
-  builder.addPageData(options.pageTables.base, tables.bytes);
-  const gdt = flatGdt64();
-  builder.addPageData(options.gdtBase, gdt);
+  const { cr3, gdtLimit } = addPagingStructures(builder, options.pageTables, options.gdtBase);
   return longMode64Context({
     entry: options.entry,
-    cr3: tables.cr3,
+    cr3,
     gdtrBase: options.gdtBase,
-    gdtrLimit: gdt.length - 1,
+    gdtrLimit: gdtLimit,
     ...(options.stack === undefined ? {} : { stack: options.stack }),
     ...(options.rsi === undefined ? {} : { rsi: options.rsi }),
   });

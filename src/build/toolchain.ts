@@ -51,20 +51,42 @@ export async function haveBinutils(): Promise<boolean> {
   }
 }
 
-/** Assemble and link `sources` (paths relative to guests/) into a flat image at `loadAddress`. */
-export async function assembleGuest(sources: readonly string[], loadAddress: bigint): Promise<GuestImage> {
+export interface AssembleOptions {
+  /** Where the image is linked (flat images; reset-vector images always end at 4 GiB). */
+  readonly loadAddress?: bigint;
+  /** `flat`: one image at loadAddress. `reset-vector`: the top page of 4 GiB, ending with the reset vector. */
+  readonly layout?: 'flat' | 'reset-vector';
+  /** Symbols defined for the assembler (`as --defsym NAME=VALUE`). */
+  readonly defines?: Readonly<Record<string, number>>;
+}
+
+const RESET_VECTOR_PAGE = 0xffff_f000n;
+
+/** Assemble and link `sources` (paths relative to guests/) into one image. */
+export async function assembleGuest(sources: readonly string[], options: AssembleOptions): Promise<GuestImage> {
+  const layout = options.layout ?? 'flat';
+  const loadAddress = layout === 'reset-vector' ? RESET_VECTOR_PAGE : (options.loadAddress ?? 0x10_0000n);
+  const defines = Object.entries(options.defines ?? {}).flatMap(([k, v]) => ['--defsym', `${k}=${v}`]);
   const work = await mkdtemp(path.join(tmpdir(), 'igvm-guest-'));
   try {
     const objects: string[] = [];
     for (const [i, source] of sources.entries()) {
       const object = path.join(work, `${i}.o`);
-      await tool('as', ['--64', '-o', object, path.join(GUESTS_DIR, source)], work);
+      await tool('as', ['--64', ...defines, '-o', object, path.join(GUESTS_DIR, source)], work);
       objects.push(object);
     }
     const elf = path.join(work, 'guest.elf');
     await tool(
       'ld',
-      ['-T', path.join(GUESTS_DIR, 'lib/flat.ld'), `--defsym=LOAD_ADDRESS=0x${loadAddress.toString(16)}`, '--no-warn-rwx-segments', '-o', elf, ...objects],
+      [
+        '-T',
+        path.join(GUESTS_DIR, layout === 'flat' ? 'lib/flat.ld' : 'lib/reset-vector.ld'),
+        ...(layout === 'flat' ? [`--defsym=LOAD_ADDRESS=0x${loadAddress.toString(16)}`] : []),
+        '--no-warn-rwx-segments',
+        '-o',
+        elf,
+        ...objects,
+      ],
       work,
     );
     const bin = path.join(work, 'guest.bin');

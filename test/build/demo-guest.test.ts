@@ -9,7 +9,7 @@ if (!binutils) console.log('skipping guest assembly tests: binutils (as, ld, obj
 
 describe.skipIf(!binutils)('demo guest', () => {
   it('assembles into one flat image with its bss', async () => {
-    const image = await assembleGuest(['demo/demo.S', 'lib/serial.S'], DEMO_LAYOUT.code);
+    const image = await assembleGuest(['demo/demo.S', 'lib/serial.S'], { loadAddress: DEMO_LAYOUT.code });
     expect(image.symbols.get('_start')).toBe(DEMO_LAYOUT.code);
     const end = image.symbols.get('_image_end')!;
     expect(BigInt(image.bytes.length)).toBe(end - DEMO_LAYOUT.code);

@@ -44,7 +44,7 @@ describe('identity page tables', () => {
 });
 
 describe('flat GDT', () => {
-  it('has a 64-bit code descriptor at 0x08 and a data descriptor at 0x10', () => {
+  it('has 64-bit code at 0x08, data at 0x10 and 32-bit code at 0x18', () => {
     const dv = new DataView(flatGdt64().buffer);
     expect(dv.getBigUint64(0, true)).toBe(0n);
     const code = dv.getBigUint64(8, true);
@@ -52,5 +52,8 @@ describe('flat GDT', () => {
     expect((code >> 53n) & 1n).toBe(1n); // L
     const data = dv.getBigUint64(16, true);
     expect((data >> 40n) & 0xffn).toBe(0x93n);
+    const code32 = dv.getBigUint64(24, true);
+    expect((code32 >> 40n) & 0xffn).toBe(0x9bn);
+    expect((code32 >> 53n) & 3n).toBe(2n); // L=0, D=1
   });
 });

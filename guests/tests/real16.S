@@ -1,0 +1,92 @@
+/*
+ * Test guest for a file with no VP context: the boot CPU starts in 16-bit real mode at the reset
+ * vector (CS 0xf000, base 0xffff0000, IP 0xfff0). The image is linked at 0xfffff000; its last 16
+ * bytes hold the reset vector, which calls _start so that the entry IP can be read back from the
+ * stack. The guest saves what it observes into SEEN (low memory, DS base 0), enters protected mode,
+ * then long mode (lib/enter64.S), and compares with the architectural reset state the test baked
+ * into the file. EDX holds the CPUID signature after a reset; it is printed, not compared.
+ */
+	.set SEEN, 0x8800
+	.set EXPECT, 0x8000
+	.set GDT_BASE, 0x7000
+	.set GDT_LIMIT, 31
+	.set PSEUDO, 0x8f00		/* where the GDTR image for LGDT is built */
+	.set MSR_EFER, 0xc0000080
+	.set RESET_VECTOR_IP, 0xfff0
+	.set CALL_LENGTH, 3
+
+	.macro save32 reg, off
+	movl	\reg, SEEN + \off
+	movl	$0, SEEN + \off + 4
+	.endm
+
+	.code16
+	.text
+	.globl _start
+_start:
+	save32	%eax, 0x00
+	popw	%ax			/* return IP of the call at the reset vector */
+	sub	$CALL_LENGTH, %ax
+	movzwl	%ax, %eax
+	save32	%eax, 0x80
+	save32	%ecx, 0x08
+	movl	EXPECT + 0x10, %eax	/* EDX is the CPUID signature: not compared */
+	save32	%eax, 0x10
+	save32	%ebx, 0x18
+	save32	%esp, 0x20
+	save32	%ebp, 0x28
+	save32	%esi, 0x30
+	save32	%edi, 0x38
+	pushfl
+	popl	SEEN + 0x88
+	movl	$0, SEEN + 0x8c
+	sidtl	PSEUDO
+	movw	PSEUDO, %ax
+	movw	%ax, SEEN + 0x98
+	movl	PSEUDO + 2, %eax
+	save32	%eax, 0x90
+	sgdtl	PSEUDO
+	movw	PSEUDO, %ax
+	movw	%ax, SEEN + 0x9e
+	movl	PSEUDO + 2, %eax
+	save32	%eax, 0xa0
+	mov	%cs, %ax
+	mov	%ax, SEEN + 0xa8
+	mov	%ds, %ax
+	mov	%ax, SEEN + 0xb4
+	mov	%cr0, %eax
+	save32	%eax, 0xc8
+	mov	%cr3, %eax
+	save32	%eax, 0xd0
+	mov	%cr4, %eax
+	save32	%eax, 0xd8
+	mov	$MSR_EFER, %ecx
+	rdmsr
+	movl	%eax, SEEN + 0xe0
+	movl	%edx, SEEN + 0xe4
+
+	/* to protected mode: flat 32-bit code at selector 0x18 of the file's GDT */
+	movw	$GDT_LIMIT, PSEUDO
+	movl	$GDT_BASE, PSEUDO + 2
+	lgdtl	PSEUDO
+	mov	%cr0, %eax
+	or	$1, %eax
+	mov	%eax, %cr0
+	ljmpl	$0x18, $protected
+
+	.code32
+protected:
+	mov	$0x10, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
+	mov	$0x80000, %esp
+	jmp	enter64_and_check
+
+	/* the reset vector: the last 16 bytes of the 4 GiB address space */
+	.code16
+	.section .reset_vector, "ax"
+reset_vector:
+	call	_start
+1:	hlt
+	jmp	1b
