@@ -24,6 +24,8 @@ export interface GuestImage {
   readonly loadAddress: bigint;
   /** Every symbol of the linked image, by name. */
   readonly symbols: ReadonlyMap<string, bigint>;
+  /** The linked ELF executable itself. */
+  readonly elf: Uint8Array;
 }
 
 async function tool(name: string, args: string[], cwd: string): Promise<string> {
@@ -96,7 +98,7 @@ export async function assembleGuest(sources: readonly string[], options: Assembl
       const m = /^([0-9a-f]+) \w (\S+)$/.exec(line.trim());
       if (m) symbols.set(m[2]!, BigInt(`0x${m[1]}`));
     }
-    return { bytes: new Uint8Array(await readFile(bin)), loadAddress, symbols };
+    return { bytes: new Uint8Array(await readFile(bin)), loadAddress, symbols, elf: new Uint8Array(await readFile(elf)) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

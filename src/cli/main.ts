@@ -58,6 +58,16 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     });
 
   program
+    .command('build')
+    .description('build an IGVM file from a JSON manifest (see the README for its schema)')
+    .argument('<manifest>', 'manifest file (JSON); paths in it are relative to it')
+    .option('-o, --output <file>', 'the IGVM file to write (atomically)')
+    .action(async (manifest: string, opts: { output?: string }) => {
+      const { buildCommand } = await import('./commands/build.js');
+      setExitCode(await buildCommand(manifest, opts));
+    });
+
+  program
     .command('load')
     .description('process a file against a machine without KVM and print what would be loaded')
     .argument('<file>', 'IGVM file')
