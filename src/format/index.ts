@@ -23,3 +23,4 @@ export { serializeIgvm } from './serialize.js';
 export { validateFile, validateHeader } from './validate.js';
 export { vbsRegisterByCode, vbsRegisterByName } from './vbs-registers.js';
 export { IgvmBuilder, type PlatformOptions, type PageDataOptions } from './builder.js';
+export { mergeIgvm, equivalentDirectives, type MergeOptions } from './merge.js';

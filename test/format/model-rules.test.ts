@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CcaVpContext,
   IgvmFormatError,
+  mergeIgvm,
   NativeVpContextX64,
   parseIgvm,
   serializeIgvm,
@@ -373,6 +374,16 @@ const RULES: Rule[] = [
   },
 ];
 
+function mergeError(a: IgvmFile, b: IgvmFile): IgvmFormatError {
+  try {
+    mergeIgvm(a, b);
+  } catch (e) {
+    if (e instanceof IgvmFormatError) return e;
+    throw e;
+  }
+  throw new Error('expected an IgvmFormatError, but mergeIgvm succeeded');
+}
+
 function serializeError(m: IgvmFile): IgvmFormatError {
   try {
     serializeIgvm(m);
@@ -407,8 +418,25 @@ describe('§6.4 builder-level rules (IgvmFile::new), through serializeIgvm', () 
     }
   });
 
-  it.todo('merge of different revisions → MergeRevision (no merge API in src/format yet)');
-  it.todo('merge bringing a duplicate platform type → MultiplePlatformHeadersWithSameIsolation (no merge API yet)');
+  it('merge of different revisions → MergeRevision', () => {
+    const v1 = file([platform('VSM_ISOLATION')], [basePage()]);
+    const v2 = file([platform('VSM_ISOLATION')], [basePage()], [], V2_AARCH64);
+    expect(mergeError(v1, v2).code).toBe('MergeRevision');
+  });
+
+  it('merge bringing a duplicate platform type → MultiplePlatformHeadersWithSameIsolation', () => {
+    const a = file([platform('VSM_ISOLATION', 1), platform('SEV_SNP', 2)], [page(0x1000n, 3)]);
+    const b = file([platform('SEV_SNP')], [basePage()]);
+    expect(mergeError(a, b).code).toBe('MultiplePlatformHeadersWithSameIsolation');
+  });
+
+  it('a merge of two valid files with different platform types is accepted and serializes', () => {
+    const a = file(vsm(), [basePage()]);
+    const b = file([platform('SEV_SNP')], [basePage()]);
+    const merged = mergeIgvm(a, b);
+    expect(merged.platforms.map((p) => p.compatibilityMask)).toEqual([1, 2]);
+    expect(parseIgvm(serializeIgvm(merged)).directives).toEqual([page(0x1000n, 3)]);
+  });
 });
 
 /**
