@@ -68,6 +68,17 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     });
 
   program
+    .command('merge')
+    .description('combine per-platform IGVM files into one, sharing identical directives (as the reference merge)')
+    .argument('<files...>', 'IGVM files, merged left to right')
+    .option('-o, --output <file>', 'the IGVM file to write (atomically)')
+    .option('--simple', 'append directives instead of sharing identical ones (merge_simple)')
+    .action(async (files: string[], opts: { output?: string; simple?: boolean }) => {
+      const { mergeCommand } = await import('./commands/merge.js');
+      setExitCode(await mergeCommand(files, opts));
+    });
+
+  program
     .command('load')
     .description('process a file against a machine without KVM and print what would be loaded')
     .argument('<file>', 'IGVM file')

@@ -62,3 +62,24 @@ describe.skipIf(!hasVectors)('igvm load --dry-run', () => {
     }
   });
 });
+
+describe.skipIf(!hasVectors)('igvm merge', () => {
+  it('merges per-platform files; errors are one line', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'igvm-merge-'));
+    const out = join(dir, 'merged.igvm');
+    const r = igvm('merge', join(vectors, 'v1_minimal_native_page.igvm'), join(vectors, 'v1_snp_basic.igvm'), '-o', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/NATIVE \(mask 0x1\), SEV_SNP \(mask 0x2\)/);
+    const v = igvm('validate', out);
+    expect(v.code).toBe(0);
+    expect(readFileSync(out).length).toBeGreaterThan(0);
+    const clash = igvm('merge', join(vectors, 'v1_minimal_native_page.igvm'), join(vectors, 'v1_x64_native_vpctx.igvm'), '-o', join(dir, 'x.igvm'));
+    expect(clash.code).toBe(1);
+    expect(clash.stderr.trim().split('\n')).toHaveLength(1);
+    expect(clash.stderr).toMatch(/platform NATIVE is declared twice/);
+    expect(igvm('merge', join(vectors, 'v1_minimal_native_page.igvm'), '-o', out).code).toBe(2);
+    expect(igvm('merge', join(vectors, 'v2_x64_native_vpctx.igvm'), join(vectors, 'v1_snp_basic.igvm'), '-o', join(dir, 'y.igvm')).stderr).toMatch(/cannot merge a V1 file into a V2/);
+  });
+});
