@@ -19,6 +19,7 @@ import {
   type PlatformTypeName,
 } from '../format/index.js';
 import { readElf, type ElfImage } from './elf.js';
+import { putBytes, sortedPages, type Pages } from './pages.js';
 import { flatGdt64, GDT_SELECTORS, identityPageTables } from './long-mode.js';
 import { ManifestError, PARAMETER_KINDS, parseManifest, type ManifestValue, type PayloadValue } from './manifest.js';
 
@@ -50,26 +51,6 @@ const DATA_TYPE: Record<PayloadValue['dataType'], PageDataTypeName> = {
   'cpuid-data': 'CPUID_DATA',
   'cpuid-xf': 'CPUID_XF',
 };
-
-/** Page-granular contents of one payload: page GPA -> 4 KiB of data (all-zero pages allowed). */
-type Pages = Map<bigint, Uint8Array>;
-
-function put(pages: Pages, gpa: bigint, bytes: Uint8Array, length: bigint): void {
-  for (let done = 0n; done < length; ) {
-    const at = gpa + done;
-    const page = at - (at % PAGE);
-    let buf = pages.get(page);
-    if (!buf) {
-      buf = new Uint8Array(4096);
-      pages.set(page, buf);
-    }
-    const within = Number(at - page);
-    const n = Number(length - done < PAGE - BigInt(within) ? length - done : PAGE - BigInt(within));
-    const start = Number(done);
-    if (start < bytes.length) buf.set(bytes.subarray(start, Math.min(bytes.length, start + n)), within);
-    done += BigInt(n);
-  }
-}
 
 interface Loaded {
   readonly pages: Pages;
@@ -107,7 +88,7 @@ export async function buildFromManifest(manifestPath: string): Promise<BuildResu
     switch (p.type) {
       case 'flat': {
         const bytes = await readInput(p.file, `payloads[${i}].file`);
-        put(pages, p.gpa, bytes, BigInt(Math.max(bytes.length, 1)));
+        putBytes(pages, p.gpa, bytes, BigInt(Math.max(bytes.length, 1)));
         break;
       }
       case 'elf': {
@@ -117,15 +98,15 @@ export async function buildFromManifest(manifestPath: string): Promise<BuildResu
         } catch (e) {
           return fail(`payloads[${i}].file`, (e as Error).message);
         }
-        for (const seg of elf.segments) put(pages, seg.gpa, seg.data, seg.memorySize);
+        for (const seg of elf.segments) putBytes(pages, seg.gpa, seg.data, seg.memorySize);
         break;
       }
       case 'zero':
-        put(pages, p.gpa, new Uint8Array(0), p.size);
+        putBytes(pages, p.gpa, new Uint8Array(0), p.size);
         break;
       case 'data': {
         const bytes = p.file !== undefined ? await readInput(p.file, `payloads[${i}].file`) : hexBytes(p.hex ?? '');
-        put(pages, p.gpa, bytes, BigInt(Math.max(bytes.length, 1)));
+        putBytes(pages, p.gpa, bytes, BigInt(Math.max(bytes.length, 1)));
         break;
       }
     }
@@ -149,7 +130,7 @@ export async function buildFromManifest(manifestPath: string): Promise<BuildResu
   manifest.payloads.forEach((p, i) => {
     const { pages } = loaded[i]!;
     const options = { dataType: DATA_TYPE[p.dataType], unmeasured: p.unmeasured, shared: p.shared };
-    for (const gpa of [...pages.keys()].sort((x, y) => (x < y ? -1 : 1))) b.addPageData(gpa, pages.get(gpa)!, options);
+    for (const gpa of sortedPages(pages)) b.addPageData(gpa, pages.get(gpa)!, options);
   });
 
   for (const [i, area] of manifest.parameterAreas.entries()) {

@@ -59,12 +59,21 @@ function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('build')
-    .description('build an IGVM file from a JSON manifest (see the README for its schema)')
-    .argument('<manifest>', 'manifest file (JSON); paths in it are relative to it')
+    .description('build an IGVM file from a JSON manifest, or (`igvm build linux`) from a Linux bzImage')
+    .argument('<manifest>', 'manifest file (JSON; paths in it are relative to it), or the word "linux"')
     .option('-o, --output <file>', 'the IGVM file to write (atomically)')
-    .action(async (manifest: string, opts: { output?: string }) => {
-      const { buildCommand } = await import('./commands/build.js');
-      setExitCode(await buildCommand(manifest, opts));
+    .option('--kernel <bzImage>', 'linux: the x86-64 kernel image')
+    .option('--initrd <file>', 'linux: an initramfs')
+    .option('--cmdline <text>', 'linux: the kernel command line (baked into boot_params)')
+    .option('--compressed', 'linux: keep the bzImage and run its own decompressor at boot')
+    .action(async (manifest: string, opts: { output?: string; kernel?: string; initrd?: string; cmdline?: string; compressed?: boolean }) => {
+      if (manifest === 'linux') {
+        const { buildLinuxCommand } = await import('./commands/build-linux.js');
+        setExitCode(await buildLinuxCommand(opts));
+      } else {
+        const { buildCommand } = await import('./commands/build.js');
+        setExitCode(await buildCommand(manifest, opts));
+      }
     });
 
   program
