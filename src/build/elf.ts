@@ -2,6 +2,7 @@
  * ELF64 little-endian x86-64 reading for `igvm build`: the PT_LOAD segments (loaded at their
  * physical addresses) and the symbol table. Every offset and size is checked against the file.
  */
+import { InputFileError } from './input-error.js';
 import { defineStruct } from '../format/index.js';
 
 const ElfHeader = defineStruct('Elf64_Ehdr', 64, [
@@ -58,16 +59,6 @@ const EM_X86_64 = 62;
 const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
 
-export class ElfError extends Error {
-  override readonly name = 'ElfError';
-  constructor(
-    readonly file: string,
-    readonly offset: number,
-    detail: string,
-  ) {
-    super(`${file}: ${detail} (at byte offset 0x${offset.toString(16)})`);
-  }
-}
 
 export interface ElfSegment {
   /** Physical load address (p_paddr). */
@@ -86,7 +77,7 @@ export interface ElfImage {
 
 function range(name: string, bytes: Uint8Array, offset: bigint, size: bigint, at: number, what: string): [number, number] {
   if (offset + size > BigInt(bytes.length)) {
-    throw new ElfError(name, at, `${what} (${size} bytes at 0x${offset.toString(16)}) runs past the end of the file (${bytes.length} bytes)`);
+    throw new InputFileError(name, at, `${what} (${size} bytes at 0x${offset.toString(16)}) runs past the end of the file (${bytes.length} bytes)`);
   }
   return [Number(offset), Number(offset + size)];
 }
@@ -99,16 +90,16 @@ function cString(bytes: Uint8Array, start: number): string {
 
 /** Read an x86-64 ELF64 executable; `name` is used in error messages. */
 export function readElf(bytes: Uint8Array, name: string): ElfImage {
-  if (bytes.length < ElfHeader.size) throw new ElfError(name, 0, `too short for an ELF header (${bytes.length} bytes)`);
+  if (bytes.length < ElfHeader.size) throw new InputFileError(name, 0, `too short for an ELF header (${bytes.length} bytes)`);
   const h = ElfHeader.read(bytes);
   if (h.ident[0] !== 0x7f || h.ident[1] !== 0x45 || h.ident[2] !== 0x4c || h.ident[3] !== 0x46) {
-    throw new ElfError(name, 0, 'not an ELF file (bad magic)');
+    throw new InputFileError(name, 0, 'not an ELF file (bad magic)');
   }
-  if (h.ident[4] !== 2) throw new ElfError(name, 4, 'not a 64-bit ELF file (EI_CLASS is not ELFCLASS64)');
-  if (h.ident[5] !== 1) throw new ElfError(name, 5, 'not a little-endian ELF file');
-  if (h.machine !== EM_X86_64) throw new ElfError(name, 18, `not an x86-64 ELF file (e_machine ${h.machine})`);
+  if (h.ident[4] !== 2) throw new InputFileError(name, 4, 'not a 64-bit ELF file (EI_CLASS is not ELFCLASS64)');
+  if (h.ident[5] !== 1) throw new InputFileError(name, 5, 'not a little-endian ELF file');
+  if (h.machine !== EM_X86_64) throw new InputFileError(name, 18, `not an x86-64 ELF file (e_machine ${h.machine})`);
   if (h.phnum > 0 && h.phentsize !== ProgramHeader.size) {
-    throw new ElfError(name, 54, `unexpected program header size ${h.phentsize}`);
+    throw new InputFileError(name, 54, `unexpected program header size ${h.phentsize}`);
   }
 
   const segments: ElfSegment[] = [];
@@ -117,23 +108,23 @@ export function readElf(bytes: Uint8Array, name: string): ElfImage {
     const at = phStart + i * ProgramHeader.size;
     const p = ProgramHeader.read(bytes, at);
     if (p.type !== PT_LOAD) continue;
-    if (p.filesz > p.memsz) throw new ElfError(name, at + 32, `PT_LOAD segment ${i} has p_filesz larger than p_memsz`);
+    if (p.filesz > p.memsz) throw new InputFileError(name, at + 32, `PT_LOAD segment ${i} has p_filesz larger than p_memsz`);
     const [start, end] = range(name, bytes, p.offset, p.filesz, at + 8, `PT_LOAD segment ${i}`);
     segments.push({ gpa: p.paddr, data: bytes.subarray(start, end), memorySize: p.memsz });
   }
-  if (segments.length === 0) throw new ElfError(name, Number(h.phoff), 'has no PT_LOAD segment');
+  if (segments.length === 0) throw new InputFileError(name, Number(h.phoff), 'has no PT_LOAD segment');
   return { entry: h.entry, segments, symbols: readSymbols(bytes, name, h.shoff, h.shnum, h.shentsize) };
 }
 
 function readSymbols(bytes: Uint8Array, name: string, shoff: bigint, shnum: number, shentsize: number): Map<string, bigint> {
   const symbols = new Map<string, bigint>();
   if (shnum === 0 || shoff === 0n) return symbols;
-  if (shentsize !== SectionHeader.size) throw new ElfError(name, 58, `unexpected section header size ${shentsize}`);
+  if (shentsize !== SectionHeader.size) throw new InputFileError(name, 58, `unexpected section header size ${shentsize}`);
   const [shStart] = range(name, bytes, shoff, BigInt(shnum) * BigInt(SectionHeader.size), 40, 'the section header table');
   for (let i = 0; i < shnum; i++) {
     const s = SectionHeader.read(bytes, shStart + i * SectionHeader.size);
     if (s.type !== SHT_SYMTAB) continue;
-    if (s.link >= shnum) throw new ElfError(name, shStart + i * SectionHeader.size + 40, `symbol table ${i} links to a missing string table`);
+    if (s.link >= shnum) throw new InputFileError(name, shStart + i * SectionHeader.size + 40, `symbol table ${i} links to a missing string table`);
     const strtab = SectionHeader.read(bytes, shStart + s.link * SectionHeader.size);
     const [symStart, symEnd] = range(name, bytes, s.offset, s.size, shStart + i * SectionHeader.size + 24, `symbol table ${i}`);
     const [strStart, strEnd] = range(name, bytes, strtab.offset, strtab.size, shStart + s.link * SectionHeader.size + 24, 'the string table');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KernelImageError, readBzImage } from '../../src/build/linux/bzimage.js';
+import { InputFileError } from '../../src/build/input-error.js';
+import { readBzImage } from '../../src/build/linux/bzimage.js';
 import { buildLinuxIgvm, LINUX_LAYOUT, LINUX_PARAMETERS } from '../../src/build/linux/linux-igvm.js';
 import { haveBinutils } from '../../src/build/toolchain.js';
 import { parseIgvm } from '../../src/format/index.js';
@@ -100,7 +101,7 @@ describe.skipIf(!binutils)('igvm build linux', () => {
     }
     const { bzImage } = await buildProbeKernel({ cmdlineSize: 10 });
     await expect(buildLinuxIgvm({ kernel: bzImage, kernelName: 'probe', cmdline: 'console=ttyS0' })).rejects.toThrow(/accepts at most 10/);
-    expect(() => readBzImage(new Uint8Array(100), 'tiny')).toThrow(KernelImageError);
+    expect(() => readBzImage(new Uint8Array(100), 'tiny')).toThrow(InputFileError);
   });
 });
 

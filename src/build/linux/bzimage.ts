@@ -3,6 +3,7 @@
  * checks `igvm build linux` needs (boot protocol >= 2.12, relocatable, 64-bit entry), and the
  * compressed payload of the protected-mode kernel.
  */
+import { InputFileError } from '../input-error.js';
 import { defineStruct, type StructValue } from '../../format/index.js';
 
 /** The setup header fields igvm-ts reads, at their offsets from the start of the image (and of boot_params). */
@@ -37,16 +38,6 @@ const MIN_PROTOCOL = 0x020c;
 const XLF_KERNEL_64 = 1 << 0;
 const LOADED_HIGH = 1 << 0;
 
-export class KernelImageError extends Error {
-  override readonly name = 'KernelImageError';
-  constructor(
-    readonly file: string,
-    readonly offset: number,
-    detail: string,
-  ) {
-    super(`${file}: ${detail} (at byte offset 0x${offset.toString(16)})`);
-  }
-}
 
 export type Compression = 'gzip' | 'xz' | 'zstd' | 'lzma' | 'lz4' | 'bzip2' | 'lzo' | 'none';
 
@@ -76,23 +67,23 @@ export function detectCompression(payload: Uint8Array): Compression {
 
 /** Parse and check a bzImage for the Linux 64-bit boot protocol. */
 export function readBzImage(bytes: Uint8Array, file: string): BzImage {
-  if (bytes.length < SetupHeader.size) throw new KernelImageError(file, 0, `too short for a Linux kernel image (${bytes.length} bytes)`);
+  if (bytes.length < SetupHeader.size) throw new InputFileError(file, 0, `too short for a Linux kernel image (${bytes.length} bytes)`);
   const h = SetupHeader.read(bytes);
-  if (h.bootFlag !== 0xaa55) throw new KernelImageError(file, 0x1fe, `not a Linux kernel image (boot_flag 0x${h.bootFlag.toString(16)}, expected 0xaa55)`);
-  if (h.header !== HDRS) throw new KernelImageError(file, 0x202, 'not a Linux bzImage (no "HdrS" setup header signature)');
+  if (h.bootFlag !== 0xaa55) throw new InputFileError(file, 0x1fe, `not a Linux kernel image (boot_flag 0x${h.bootFlag.toString(16)}, expected 0xaa55)`);
+  if (h.header !== HDRS) throw new InputFileError(file, 0x202, 'not a Linux bzImage (no "HdrS" setup header signature)');
   const version = `${h.version >> 8}.${(h.version & 0xff).toString().padStart(2, '0')}`;
   if (h.version < MIN_PROTOCOL) {
-    throw new KernelImageError(file, 0x206, `boot protocol ${version} is too old: the 64-bit boot protocol needs 2.12 or later`);
+    throw new InputFileError(file, 0x206, `boot protocol ${version} is too old: the 64-bit boot protocol needs 2.12 or later`);
   }
-  if (!(h.loadflags & LOADED_HIGH)) throw new KernelImageError(file, 0x211, 'not a bzImage: the kernel does not load high (loadflags.LOADED_HIGH clear)');
-  if (h.relocatableKernel === 0) throw new KernelImageError(file, 0x234, 'the kernel is not relocatable (CONFIG_RELOCATABLE is off)');
-  if (!(h.xloadflags & XLF_KERNEL_64)) throw new KernelImageError(file, 0x236, 'the kernel has no 64-bit entry point (xloadflags.XLF_KERNEL_64 clear)');
+  if (!(h.loadflags & LOADED_HIGH)) throw new InputFileError(file, 0x211, 'not a bzImage: the kernel does not load high (loadflags.LOADED_HIGH clear)');
+  if (h.relocatableKernel === 0) throw new InputFileError(file, 0x234, 'the kernel is not relocatable (CONFIG_RELOCATABLE is off)');
+  if (!(h.xloadflags & XLF_KERNEL_64)) throw new InputFileError(file, 0x236, 'the kernel has no 64-bit entry point (xloadflags.XLF_KERNEL_64 clear)');
   const setupSects = h.setupSects === 0 ? 4 : h.setupSects;
   const pmStart = (setupSects + 1) * 512;
-  if (pmStart >= bytes.length) throw new KernelImageError(file, 0x1f1, `setup_sects ${setupSects} points past the end of the file`);
+  if (pmStart >= bytes.length) throw new InputFileError(file, 0x1f1, `setup_sects ${setupSects} points past the end of the file`);
   const protectedMode = bytes.subarray(pmStart);
   if (h.payloadOffset + h.payloadLength > protectedMode.length || h.payloadLength === 0) {
-    throw new KernelImageError(file, 0x248, `payload (${h.payloadLength} bytes at 0x${h.payloadOffset.toString(16)}) is not inside the protected-mode kernel`);
+    throw new InputFileError(file, 0x248, `payload (${h.payloadLength} bytes at 0x${h.payloadOffset.toString(16)}) is not inside the protected-mode kernel`);
   }
   const headerEnd = 0x202 + (h.jump >> 8);
   const payload = protectedMode.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength);

@@ -1,7 +1,8 @@
 /** Decompressing a bzImage payload into the kernel ELF (vmlinux), for the formats distributions use. */
 import { gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import { KernelImageError, type Compression } from './bzimage.js';
+import type { Compression } from './bzimage.js';
+import { InputFileError } from '../input-error.js';
 
 interface XzLibrary {
   unxzSync(payload: Uint8Array): Uint8Array;
@@ -25,10 +26,10 @@ export async function decompressKernel(payload: Uint8Array, compression: Compres
       case 'none':
         return payload;
       default:
-        throw new KernelImageError(file, 0x248, `the kernel is compressed with ${compression}, which igvm-ts cannot decompress; build with --compressed to keep the bzImage and its own decompressor`);
+        throw new InputFileError(file, 0x248, `the kernel is compressed with ${compression}, which igvm-ts cannot decompress; build with --compressed to keep the bzImage and its own decompressor`);
     }
   } catch (e) {
-    if (e instanceof KernelImageError) throw e;
-    throw new KernelImageError(file, 0x248, `the ${compression} payload does not decompress: ${(e as Error).message}`);
+    if (e instanceof InputFileError) throw e;
+    throw new InputFileError(file, 0x248, `the ${compression} payload does not decompress: ${(e as Error).message}`);
   }
 }

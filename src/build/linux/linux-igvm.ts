@@ -18,7 +18,8 @@ import { readElf } from '../elf.js';
 import { identityPageTables } from '../long-mode.js';
 import { putBytes, sortedPages, type Pages } from '../pages.js';
 import { assembleGuest } from '../toolchain.js';
-import { KernelImageError, readBzImage, type Compression } from './bzimage.js';
+import { readBzImage, type Compression } from './bzimage.js';
+import { InputFileError } from '../input-error.js';
 import { decompressKernel } from './decompress.js';
 
 export const LINUX_LAYOUT = {
@@ -94,7 +95,7 @@ export async function buildLinuxIgvm(options: LinuxBuildOptions): Promise<{ byte
   const cmdline = options.cmdline ?? '';
   const cmdlineBytes = new TextEncoder().encode(cmdline);
   if (cmdlineBytes.length > h.cmdlineSize || cmdlineBytes.length >= 4096) {
-    throw new KernelImageError(name, 0x238, `the command line is ${cmdlineBytes.length} bytes; this kernel accepts at most ${h.cmdlineSize}`);
+    throw new InputFileError(name, 0x238, `the command line is ${cmdlineBytes.length} bytes; this kernel accepts at most ${h.cmdlineSize}`);
   }
 
   // The kernel in memory.
@@ -120,7 +121,7 @@ export async function buildLinuxIgvm(options: LinuxBuildOptions): Promise<{ byte
     entry = elf.entry;
   }
   if (kernelStart < LINUX_LAYOUT.shim + 0x10_0000n) {
-    throw new KernelImageError(name, 0x258, `the kernel loads at 0x${kernelStart.toString(16)}, below 2 MiB, where the boot structures live`);
+    throw new InputFileError(name, 0x258, `the kernel loads at 0x${kernelStart.toString(16)}, below 2 MiB, where the boot structures live`);
   }
 
   // boot_params: the kernel's setup header, then what the loader decides.
@@ -139,7 +140,7 @@ export async function buildLinuxIgvm(options: LinuxBuildOptions): Promise<{ byte
     const gpa = memoryEnd;
     const size = BigInt(options.initrd.length);
     if (gpa + size > BigInt(h.initrdAddrMax) + 1n) {
-      throw new KernelImageError(name, 0x22c, `the initrd would end at 0x${(gpa + size).toString(16)}, above the kernel's initrd_addr_max`);
+      throw new InputFileError(name, 0x22c, `the initrd would end at 0x${(gpa + size).toString(16)}, above the kernel's initrd_addr_max`);
     }
     initrd = { gpa, size };
     bp.setUint32(BP.ramdiskImage, Number(gpa & 0xffff_ffffn), true);

@@ -1,11 +1,9 @@
 /** `igvm build linux --kernel bzImage [--initrd FILE] [--cmdline STR] [--compressed] -o linux.igvm`. */
-import { ElfError } from '../../build/elf.js';
-import { KernelImageError } from '../../build/linux/bzimage.js';
+import { InputFileError } from '../../build/input-error.js';
 import { buildLinuxIgvm } from '../../build/linux/linux-igvm.js';
 import { ToolchainError } from '../../build/toolchain.js';
-import { writeFileAtomic } from '../../node/file-source.js';
 import { CliError, ExitCode, usageError } from '../exit.js';
-import { readInput } from './common.js';
+import { readInput, writeOutput } from './common.js';
 
 export interface BuildLinuxOptions {
   readonly output?: string;
@@ -34,15 +32,11 @@ export async function buildLinuxCommand(options: BuildLinuxOptions): Promise<num
       compressed: options.compressed === true,
     });
   } catch (e) {
-    if (e instanceof KernelImageError || e instanceof ElfError) throw new CliError(e.message, ExitCode.INVALID);
+    if (e instanceof InputFileError) throw new CliError(e.message, ExitCode.INVALID);
     if (e instanceof ToolchainError) throw new CliError(e.message, ExitCode.USAGE);
     throw e;
   }
-  try {
-    await writeFileAtomic(options.output, result.bytes);
-  } catch (e) {
-    throw new CliError(`cannot write ${options.output}: ${(e as Error).message}`, ExitCode.USAGE);
-  }
+  await writeOutput(options.output, result.bytes);
   const s = result.summary;
   const what =
     s.mode === 'uncompressed'

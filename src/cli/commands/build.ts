@@ -2,8 +2,8 @@
 import { buildFromManifest } from '../../build/manifest-build.js';
 import { ManifestError } from '../../build/manifest.js';
 import { IgvmFormatError } from '../../format/index.js';
-import { writeFileAtomic } from '../../node/file-source.js';
 import { CliError, ExitCode, usageError } from '../exit.js';
+import { writeOutput } from './common.js';
 
 export interface BuildOptions {
   readonly output?: string;
@@ -22,11 +22,7 @@ export async function buildCommand(manifest: string, options: BuildOptions): Pro
     if (e instanceof ManifestError || e instanceof IgvmFormatError) throw new CliError(e.message, ExitCode.INVALID);
     throw e;
   }
-  try {
-    await writeFileAtomic(options.output, result.bytes);
-  } catch (e) {
-    throw new CliError(`cannot write ${options.output}: ${(e as Error).message}`, ExitCode.USAGE);
-  }
+  await writeOutput(options.output, result.bytes);
   const s = result.summary;
   const parts = [`${s.pages} page${s.pages === 1 ? '' : 's'}`];
   if (s.preset) parts.push(`${s.preset} entry at ${hex(s.entry ?? 0n)}`);

@@ -1,7 +1,7 @@
 /** What the commands share: opening the input file and turning failures into CLI errors. */
 import { IgvmFormatError, type PlatformTypeName } from '../../format/index.js';
-import { FileReadError, openFileSource, type FileSource } from '../../node/file-source.js';
-import { cannotRead, invalidFile, type CliError } from '../exit.js';
+import { FileReadError, openFileSource, writeFileAtomic, type FileSource } from '../../node/file-source.js';
+import { cannotRead, CliError, ExitCode, invalidFile } from '../exit.js';
 
 /** `--platform` values and the platform types they select. */
 export const PLATFORM_OPTION: Readonly<Record<string, PlatformTypeName>> = {
@@ -51,5 +51,14 @@ export async function readInput(path: string): Promise<Uint8Array> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw cannotRead(path, err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message);
+  }
+}
+
+/** Write an output file atomically; a failure is a one-line CLI error. */
+export async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw new CliError(`cannot write ${path}: ${(e as Error).message}`, ExitCode.USAGE);
   }
 }

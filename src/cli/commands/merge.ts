@@ -1,8 +1,7 @@
 /** `igvm merge A.igvm B.igvm ... -o OUT.igvm`: combine per-platform files into one, as the reference's merge. */
 import { IgvmFormatError, mergeIgvm, parseIgvm, serializeIgvm, type IgvmFile } from '../../format/index.js';
-import { writeFileAtomic } from '../../node/file-source.js';
 import { CliError, ExitCode, usageError } from '../exit.js';
-import { readInput } from './common.js';
+import { readInput, writeOutput } from './common.js';
 
 export interface MergeOptions {
   readonly output?: string;
@@ -24,11 +23,7 @@ export async function mergeCommand(files: readonly string[], options: MergeOptio
     }
   }
   const bytes = serializeIgvm(merged!);
-  try {
-    await writeFileAtomic(options.output, bytes);
-  } catch (e) {
-    throw new CliError(`cannot write ${options.output}: ${(e as Error).message}`, ExitCode.USAGE);
-  }
+  await writeOutput(options.output, bytes);
   const platforms = merged!.platforms.map((p) => `${p.platformType} (mask 0x${p.compatibilityMask.toString(16)})`).join(', ');
   process.stdout.write(`wrote ${options.output} (${bytes.length} bytes): ${platforms}; ${merged!.directives.length} directives\n`);
   return ExitCode.OK;
