@@ -1,4 +1,8 @@
 // `npm run bench`: every benchmark, each printing its figures beside the peers it is compared with.
+import { runDemoBenchmark } from './run-demo.mjs';
+import { runLinuxBenchmark } from './linux.mjs';
 import { runValidateBenchmark } from './validate.mjs';
 
 runValidateBenchmark();
+await runDemoBenchmark();
+await runLinuxBenchmark();

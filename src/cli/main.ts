@@ -88,6 +88,22 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     });
 
   program
+    .command('run')
+    .description('boot an IGVM file in native mode on KVM (/dev/kvm)')
+    .argument('<file>', 'IGVM file with a NATIVE platform')
+    .option('-m, --memory <size>', 'guest RAM, e.g. 256M or 5G (default 256M)')
+    .option('--smp <n>', 'number of vCPUs (default 1)')
+    .option('--serial <target>', 'COM1: stdio (default) or a file to write', 'stdio')
+    .option('--cmdline <text>', 'command line for COMMAND_LINE parameters')
+    .option('--no-reboot', 'exit with status 0 when the guest resets')
+    .option('--timeout <seconds>', 'stop the guest after this long (exit status 124)')
+    .option('--report <file.json>', 'write the LoadReport of each boot as JSON')
+    .action(async (file: string, opts: { memory?: string; smp?: string; serial?: string; cmdline?: string; reboot?: boolean; timeout?: string; report?: string }) => {
+      const { runCommand } = await import('./commands/run.js');
+      setExitCode(await runCommand(file, opts));
+    });
+
+  program
     .command('load')
     .description('process a file against a machine without KVM and print what would be loaded')
     .argument('<file>', 'IGVM file')

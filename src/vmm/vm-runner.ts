@@ -1,0 +1,59 @@
+/**
+ * `runIgvm`: boot an IGVM file on KVM and run it until the guest exits, what `igvm run` calls.
+ *
+ * Threads. KVM_RUN blocks for as long as the guest runs, so each vCPU runs in its own
+ * node:worker_threads Worker (vcpu-thread.ts) that calls KVM_RUN synchronously through koffi. The
+ * main thread keeps the event loop (console input, signals, the timeout) and owns everything else:
+ * the VM and vCPU fds, guest memory, the devices, every reset. A vCPU thread never touches a device:
+ * it posts each exit that needs one (port I/O, MMIO, and the exits that end or restart the machine)
+ * to the main thread and waits with Atomics.wait on a shared control block (vcpu-protocol.ts) until
+ * the main thread has handled it (exit-dispatch.ts) and written the reply: the bytes for a read,
+ * and whether to go on or park. With the devices in one thread, several vCPUs share them without
+ * locks; the price is a thread round trip per such exit.
+ *
+ * Kicks. To stop a vCPU that is inside KVM_RUN (reset, quit, timeout), the main thread sets the
+ * block's command word to PARK and sends SIGUSR2 to the vCPU thread with tgkill (SIGUSR1 belongs to
+ * Node's inspector). The vCPU thread keeps SIGUSR2 blocked (pthread_sigmask), and KVM_SET_SIGNAL_MASK
+ * gives KVM_RUN a mask without it, so the signal is deliverable only inside KVM_RUN: KVM_RUN returns
+ * EINTR; a kick that lands between two KVM_RUNs stays pending and makes the next one return EINTR at
+ * once, so none is lost. No handler runs: the thread consumes the signal with sigtimedwait (zero
+ * timeout), reads the command word, and parks: it tells the main thread and returns to its event
+ * loop. Before parking after an I/O exit it re-enters KVM_RUN with immediate_exit set, so that KVM
+ * completes the instruction rather than replaying it into the state a reset writes.
+ *
+ * Parked vCPUs are the only time the main thread calls ioctls on vCPU fds (KVM serializes a vCPU's
+ * ioctls, so one issued during KVM_RUN would block the event loop): to set the boot state and to
+ * read registers for an error report. Console input needs no kick: the UART model lives here and
+ * KVM_IRQ_LINE wakes a halted vCPU inside the kernel.
+ *
+ * Resets (i8042 command 0xfe, port 0xcf9, a triple fault, KVM_SYSTEM_EVENT_RESET) park every vCPU,
+ * return the devices, in-kernel irqchip, PIT and local APICs to power-on, process the file again
+ * (fresh parameters, and the file's pages written again, as QEMU since its reset rework) and start
+ * the vCPUs from the new boot state. Like QEMU's, the reset is warm: RAM the file does not cover
+ * keeps its contents (memory.ts). `noReboot` turns a reset into exit status 0, as QEMU's -no-reboot.
+ */
+import type { ParsedIgvm } from '../format/index.js';
+import { KvmMachine } from './kvm-machine.js';
+import { RunSession, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
+
+export { EXIT_STATUS, replyFor, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
+
+export async function runIgvm(file: ParsedIgvm, options: RunOptions): Promise<RunResult> {
+  const machine = KvmMachine.create(options.memory, options.vcpus);
+  try {
+    return await runOn(machine, file, options);
+  } finally {
+    machine.close();
+  }
+}
+
+/** Run `file` on a created machine; `threadScript` replaces the vCPU thread (tests). */
+export async function runOn(machine: VmBackend, file: ParsedIgvm, options: RunOptions, threadScript?: URL): Promise<RunResult> {
+  const session = new RunSession(file, machine, options, threadScript);
+  try {
+    return await session.run();
+  } finally {
+    await session.dispose();
+  }
+}
+
