@@ -31,7 +31,7 @@ import {
   type PlatformHeader,
 } from './model.js';
 import { TlvPrefix, VpContextHeader } from './structs.js';
-import { validateFile, validateHeader, type Section } from './validate.js';
+import { FileValidator, validateHeader, type Section } from './validate.js';
 
 export interface ParseOptions {
   /**
@@ -61,13 +61,29 @@ const MODEL_SECTION: Record<TypeSection, Section> = {
 };
 
 
+/** How many headers of each kind a walk kept (the model's lists stay empty when not retained). */
+export interface HeaderCounts {
+  headers: number;
+  pages: number;
+}
+
+interface Walk<D extends DataLike> {
+  readonly parsed: ParsedIgvm<D>;
+  readonly counts: HeaderCounts;
+}
+
+/**
+ * Walk the variable headers. With `retain` false, headers are checked (each on its own and against
+ * the file-level rules, incrementally) but not kept: validating a large file then allocates little.
+ */
 function walkHeaders<D extends DataLike>(
   info: FixedHeaderInfo,
   variableHeaders: Uint8Array,
   source: PayloadSource<D>,
   options: ParseOptions,
   sink?: ProblemSink,
-): ParsedIgvm<D> {
+  retain = true,
+): Walk<D> {
   const lenient = options.lenient === true;
   const arch = architectureOf(info.revision);
   const fileSize = info.totalFileSize;
@@ -81,6 +97,8 @@ function walkHeaders<D extends DataLike>(
   let filterMask = 0xffff_ffff;
   let currentSection = 0;
   let hadHeaderProblem = false;
+  const validator = new FileValidator(info.revision);
+  const counts: HeaderCounts = { headers: 0, pages: 0 };
 
   if (info.dataStart === fileSize) {
     warnings.push({ message: 'the file data section is empty: the reference parser rejects this file', offset: 0x0c });
@@ -174,21 +192,32 @@ function walkHeaders<D extends DataLike>(
       warnings.push({ message: 'VP context kept as raw bytes: its platform defines no context format', offset, headerIndex: index });
     }
 
+    const where = { headerIndex: index, offset, headerType: typeName };
     const location: HeaderLocation = { index, offset, typeCode };
     if (header.type === 'SUPPORTED_PLATFORM') {
       // Two platforms may share a mask (the reference allows it); as in its map, the later one wins.
       maskToPlatform.set(header.compatibilityMask, header.platformType);
       if (options.platform === header.platformType) filterMask = header.compatibilityMask;
-      platforms.push(header);
-      locations.platforms.push(location);
+      validator.platform(header, where);
+      counts.headers++;
+      if (retain) {
+        platforms.push(header);
+        locations.platforms.push(location);
+      }
     } else {
       const mask = maskOf(header);
       const keep = mask === undefined || (mask & filterMask) !== 0;
       if (keep) {
         const target = MODEL_SECTION[section];
-        if (target === 'initializations') initializations.push(header as InitializationHeader<D>);
-        else directives.push(header as DirectiveHeader<D>);
-        locations[target].push(location);
+        if (target === 'initializations') validator.initialization(header as InitializationHeader<D>, where, true);
+        else validator.directive(header as DirectiveHeader<D>, where, true);
+        counts.headers++;
+        if (header.type === 'PAGE_DATA') counts.pages++;
+        if (retain) {
+          if (target === 'initializations') initializations.push(header as InitializationHeader<D>);
+          else directives.push(header as DirectiveHeader<D>);
+          locations[target].push(location);
+        }
       }
     }
     pos = recordEnd;
@@ -204,13 +233,8 @@ function walkHeaders<D extends DataLike>(
     locations,
     warnings,
   };
-  if (!hadHeaderProblem) {
-    validateFile(parsed, (sec, i) => {
-      const loc = locations[sec][i];
-      return loc ? { headerIndex: loc.index, offset: loc.offset, headerType: describeHeaderType(loc.typeCode) } : {};
-    }, true);
-  }
-  return parsed;
+  if (!hadHeaderProblem) validator.finish();
+  return { parsed, counts };
 }
 
 /** Check that [fileOffset, fileOffset + length) lies in the file data section; returns the length. */
@@ -251,19 +275,28 @@ function prepare(bytes: Uint8Array, options: ParseOptions): { info: FixedHeaderI
 /** Parse a whole IGVM file held in memory. Payloads in the result are views into `bytes`. */
 export function parseIgvm(bytes: Uint8Array, options: ParseOptions = {}): ParsedIgvm<Uint8Array> {
   const { info, variableHeaders } = prepare(bytes, options);
-  return walkHeaders(info, variableHeaders, memorySource(bytes), options);
+  return walkHeaders(info, variableHeaders, memorySource(bytes), options).parsed;
+}
+
+/** The outcome of checking a file without keeping its model. */
+export interface CheckResult {
+  /** Every problem found, one error each; empty when the file is valid. */
+  readonly problems: IgvmFormatError[];
+  readonly warnings: IgvmWarning[];
+  /** Headers and pages seen (after the platform filter). */
+  readonly counts: HeaderCounts;
 }
 
 /**
- * Every problem found in a file, one error each: structural problems end the walk; problems of
- * single headers are collected and the walk goes on. File-level rules are checked when every
- * header was sound on its own. An empty list means the file is valid.
+ * Every problem found in a file held in memory, one error each (empty when valid): structural
+ * problems end the walk; problems of single headers are collected and the walk goes on; the
+ * file-level rules are checked when every header was sound on its own. The headers are not kept.
  */
 export function collectProblems(bytes: Uint8Array, options: ParseOptions = {}): IgvmFormatError[] {
   const problems: IgvmFormatError[] = [];
   try {
     const { info, variableHeaders } = prepare(bytes, options);
-    walkHeaders(info, variableHeaders, memorySource(bytes), options, (e) => problems.push(e));
+    walkHeaders(info, variableHeaders, memorySource(bytes), options, (e) => problems.push(e), false);
   } catch (e) {
     if (!(e instanceof IgvmFormatError)) throw e;
     problems.push(e);
@@ -352,23 +385,32 @@ async function prepareLazy(source: ByteSource, options: ParseOptions) {
  */
 export async function parseIgvmLazy(source: ByteSource, options: ParseOptions = {}): Promise<LazyIgvm> {
   const { info, variableHeaders, payloads } = await prepareLazy(source, options);
-  const parsed = walkHeaders(info, variableHeaders, payloads, options);
+  const { parsed } = walkHeaders(info, variableHeaders, payloads, options);
   return {
     ...parsed,
     readData: (ref) => (ref.length === 0 ? Promise.resolve(EMPTY) : source.read(ref.fileOffset, ref.length)),
   };
 }
 
-/** `collectProblems` over a random-access source: reads only headers and VP contexts. */
-export async function collectProblemsLazy(source: ByteSource, options: ParseOptions = {}): Promise<IgvmFormatError[]> {
+/**
+ * Check a file from a random-access source as `collectProblems` does, reading only the headers and
+ * VP contexts and keeping none of them, so that checking a large file allocates little.
+ */
+export async function checkIgvmLazy(source: ByteSource, options: ParseOptions = {}): Promise<CheckResult> {
   const problems: IgvmFormatError[] = [];
   try {
     const { info, variableHeaders, payloads } = await prepareLazy(source, options);
-    walkHeaders(info, variableHeaders, payloads, options, (e) => problems.push(e));
+    const { parsed, counts } = walkHeaders(info, variableHeaders, payloads, options, (e) => problems.push(e), false);
+    return { problems, warnings: parsed.warnings, counts };
   } catch (e) {
     if (!(e instanceof IgvmFormatError)) throw e;
     problems.push(e);
+    return { problems, warnings: [], counts: { headers: 0, pages: 0 } };
   }
-  return problems;
+}
+
+/** The problems `checkIgvmLazy` finds. */
+export async function collectProblemsLazy(source: ByteSource, options: ParseOptions = {}): Promise<IgvmFormatError[]> {
+  return (await checkIgvmLazy(source, options)).problems;
 }
 

@@ -4,15 +4,18 @@
  * checks (run at the end of a parse and by the builder). Structural checks (sizes, offsets, reserved
  * fields that the model does not carry) live in the codecs.
  */
-import { PAGE_SIZE_4K, PLATFORMS_BY_ARCH, isParameterUsageType, type PlatformTypeName } from './constants.js';
+import { PAGE_SIZE_4K, PLATFORMS_BY_ARCH, isParameterUsageType, type ArchitectureName, type PlatformTypeName } from './constants.js';
 import { hex, IgvmFormatError, type ErrorLocation, type IgvmErrorCode } from './errors.js';
 import {
   architectureOf,
   pageSizeOf,
   type DataLike,
+  type DirectiveHeader,
   type IgvmFile,
   type IgvmHeader,
+  type IgvmRevision,
   type InitializationHeader,
+  type PlatformHeader,
 } from './model.js';
 
 export type Fail = (code: IgvmErrorCode, detail: string) => never;
@@ -122,106 +125,140 @@ interface RelocationRecord {
   readonly mask: number;
   readonly vpIndex: number;
   readonly vtl: number;
-  readonly index: number;
+  readonly where: ErrorLocation;
   readonly start: bigint;
   readonly end: bigint; // exclusive
 }
 
 /**
- * The file-level rules of the reference's `IgvmFile::new`. Throws the first violation. The parser
- * has already checked each header on its own and says so with `headersChecked`.
+ * The file-level rules of the reference's `IgvmFile::new`, fed one header at a time in file order
+ * (platforms, initializations, directives), so that a parser can check a file without keeping its
+ * headers. The first violation is kept and thrown by `finish()`, after any error of a single header
+ * that the caller meets later in the walk, which is the reference's order (it validates the file
+ * only once every header has parsed).
  */
-export function validateFile(file: IgvmFile<DataLike>, locate: Locate, headersChecked = false): void {
-  let section: Section = 'platforms';
-  let current = 0;
-  const fail: Fail = (code, detail) => {
-    throw new IgvmFormatError(code, detail, locate(section, current));
+export class FileValidator {
+  private readonly arch: ArchitectureName;
+  private first: IgvmFormatError | undefined;
+  private where: ErrorLocation = {};
+  private platformCount = 0;
+  private readonly platformByBit = new Map<number, PlatformTypeName>();
+  private readonly seenTypes = new Set<PlatformTypeName>();
+  private readonly init: InitState;
+  private readonly areaState = new Map<number, 'allocated' | 'inserted'>();
+  private readonly vbsContexts: { mask: number; vpIndex: number; vtl: number }[] = [];
+  private readonly fail: Fail = (code, detail) => {
+    throw new IgvmFormatError(code, detail, this.where);
   };
-  const at = (s: Section, i: number): Fail => {
-    section = s;
-    current = i;
-    return fail;
-  };
-  const arch = architectureOf(file.revision);
-  const pageSize = pageSizeOf(file.revision);
-  if (pageSize !== PAGE_SIZE_4K) {
-    throw new IgvmFormatError('UnsupportedPageSize', `page size ${pageSize} is not supported (only 4096)`);
+
+  constructor(revision: IgvmRevision) {
+    this.arch = architectureOf(revision);
+    const pageSize = pageSizeOf(revision);
+    if (pageSize !== PAGE_SIZE_4K) {
+      throw new IgvmFormatError('UnsupportedPageSize', `page size ${pageSize} is not supported (only 4096)`);
+    }
+    this.init = {
+      arch: this.arch,
+      platformByBit: this.platformByBit,
+      relocations: [],
+      pageTableRegions: [],
+      corimDocs: new Set(),
+      corimSigs: new Set(),
+    };
   }
 
-  // Platforms.
-  if (file.platforms.length === 0) {
-    throw new IgvmFormatError('NoPlatformHeaders', 'the file declares no SUPPORTED_PLATFORM header');
+  /** Run `check` for the header at `where`, keeping its violation if it is the first. */
+  private guard(where: ErrorLocation, check: (fail: Fail) => void): void {
+    if (this.first) return;
+    this.where = where;
+    try {
+      check(this.fail);
+    } catch (e) {
+      if (!(e instanceof IgvmFormatError)) throw e;
+      this.first = e;
+    }
   }
-  const platformByBit = new Map<number, PlatformTypeName>();
-  const seenTypes = new Set<PlatformTypeName>();
-  file.platforms.forEach((p, i) => {
-    const fail = at('platforms', i);
-    validateHeader(p, fail);
-    if (!PLATFORMS_BY_ARCH[arch].includes(p.platformType)) {
-      fail('PlatformArchUnsupported', `platform ${p.platformType} is not supported on ${arch}`);
-    }
-    if (seenTypes.has(p.platformType)) {
-      fail('MultiplePlatformHeadersWithSameIsolation', `platform ${p.platformType} is declared twice`);
-    }
-    seenTypes.add(p.platformType);
-    // Two platforms may share a mask (the reference allows it); as in its map, the later one wins.
-    for (const bit of bitsOf(p.compatibilityMask)) platformByBit.set(bit, p.platformType);
-  });
 
-  // Initialization headers.
-  const relocations: RelocationRecord[] = [];
-  const pageTableRegions: RelocationRecord[] = [];
-  const corimDocs = new Set<number>();
-  const corimSigs = new Set<number>();
-  file.initializations.forEach((h, i) => {
-    const fail = at('initializations', i);
-    if (!headersChecked) validateHeader(h, fail);
-    validateInitialization(h, i, fail, { arch, platformByBit, relocations, pageTableRegions, corimDocs, corimSigs });
-  });
-
-  // Directives.
-  const areaState = new Map<number, 'allocated' | 'inserted'>();
-  const vbsContexts: { mask: number; vpIndex: number; vtl: number }[] = [];
-  file.directives.forEach((h, i) => {
-    const fail = at('directives', i);
-    if (!headersChecked) validateHeader(h, fail);
-    if (h.type === 'PARAMETER_AREA') {
-      if (areaState.has(h.parameterAreaIndex)) {
-        fail('InvalidParameterAreaIndex', `parameter area ${h.parameterAreaIndex} is declared twice`);
+  platform(p: PlatformHeader, where: ErrorLocation): void {
+    this.platformCount++;
+    this.guard(where, (fail) => {
+      validateHeader(p, fail);
+      if (!PLATFORMS_BY_ARCH[this.arch].includes(p.platformType)) {
+        fail('PlatformArchUnsupported', `platform ${p.platformType} is not supported on ${this.arch}`);
       }
-      areaState.set(h.parameterAreaIndex, 'allocated');
-    } else if (isParameterUsageType(h.type) && 'byteOffset' in h) {
-      checkAreaAllocated(areaState, h.parameterAreaIndex, h.type, fail);
-    } else if (h.type === 'PARAMETER_INSERT') {
-      checkAreaAllocated(areaState, h.parameterAreaIndex, h.type, fail);
-      areaState.set(h.parameterAreaIndex, 'inserted');
-      for (const r of pageTableRegions) {
-        if ((r.mask & h.compatibilityMask) !== 0 && h.gpa >= r.start && h.gpa < r.end) {
-          fail(
-            'ParameterInsertInsidePageTableRegion',
-            `insert gpa ${hex(h.gpa)} lies inside the page-table relocation region ${hex(r.start)}..${hex(r.end)}`,
-          );
+      if (this.seenTypes.has(p.platformType)) {
+        fail('MultiplePlatformHeadersWithSameIsolation', `platform ${p.platformType} is declared twice`);
+      }
+      this.seenTypes.add(p.platformType);
+      // Two platforms may share a mask (the reference allows it); as in its map, the later one wins.
+      for (const bit of bitsOf(p.compatibilityMask)) this.platformByBit.set(bit, p.platformType);
+    });
+  }
+
+  /** `headerChecked`: the caller already ran validateHeader on it. */
+  initialization(h: InitializationHeader<DataLike>, where: ErrorLocation, headerChecked = false): void {
+    this.guard(where, (fail) => {
+      if (!headerChecked) validateHeader(h, fail);
+      validateInitialization(h, where, fail, this.init);
+    });
+  }
+
+  directive(h: DirectiveHeader<DataLike>, where: ErrorLocation, headerChecked = false): void {
+    this.guard(where, (fail) => {
+      if (!headerChecked) validateHeader(h, fail);
+      const areaState = this.areaState;
+      if (h.type === 'PARAMETER_AREA') {
+        if (areaState.has(h.parameterAreaIndex)) {
+          fail('InvalidParameterAreaIndex', `parameter area ${h.parameterAreaIndex} is declared twice`);
+        }
+        areaState.set(h.parameterAreaIndex, 'allocated');
+      } else if (isParameterUsageType(h.type) && 'byteOffset' in h) {
+        checkAreaAllocated(areaState, h.parameterAreaIndex, h.type, fail);
+      } else if (h.type === 'PARAMETER_INSERT') {
+        checkAreaAllocated(areaState, h.parameterAreaIndex, h.type, fail);
+        areaState.set(h.parameterAreaIndex, 'inserted');
+        for (const r of this.init.pageTableRegions) {
+          if ((r.mask & h.compatibilityMask) !== 0 && h.gpa >= r.start && h.gpa < r.end) {
+            fail(
+              'ParameterInsertInsidePageTableRegion',
+              `insert gpa ${hex(h.gpa)} lies inside the page-table relocation region ${hex(r.start)}..${hex(r.end)}`,
+            );
+          }
+        }
+      } else if (h.type === 'VP_CONTEXT') {
+        const format = h.context.format;
+        const needs =
+          format === 'native-x64' || format === 'vbs-x64' ? 'X64' : format === 'cca' || format === 'vbs-aarch64' ? 'AARCH64' : undefined;
+        if (needs && needs !== this.arch) fail('InvalidHeaderArch', `a ${format} VP context is not allowed on ${this.arch}`);
+        if (format === 'vbs-x64' || format === 'vbs-aarch64') {
+          this.vbsContexts.push({ mask: h.compatibilityMask, vpIndex: h.vpIndex, vtl: h.context.vtl });
         }
       }
-    } else if (h.type === 'VP_CONTEXT') {
-      const format = h.context.format;
-      const needs = format === 'native-x64' || format === 'vbs-x64' ? 'X64' : format === 'cca' || format === 'vbs-aarch64' ? 'AARCH64' : undefined;
-      if (needs && needs !== arch) fail('InvalidHeaderArch', `a ${format} VP context is not allowed on ${arch}`);
-      if (format === 'vbs-x64' || format === 'vbs-aarch64') {
-        vbsContexts.push({ mask: h.compatibilityMask, vpIndex: h.vpIndex, vtl: h.context.vtl });
-      }
-    }
-  });
-
-  for (const r of [...relocations, ...pageTableRegions]) {
-    const matched = vbsContexts.some((c) => (c.mask & r.mask) !== 0 && c.vpIndex === r.vpIndex && c.vtl === r.vtl);
-    if (!matched) {
-      at('initializations', r.index)(
-        'NoMatchingVpContext',
-        `no VBS VP context for mask ${hex(r.mask)}, vp_index ${r.vpIndex}, VTL ${r.vtl}`,
-      );
-    }
+    });
   }
+
+  /** Throw the first violation of the whole file, if any. */
+  finish(): void {
+    if (this.platformCount === 0) {
+      throw new IgvmFormatError('NoPlatformHeaders', 'the file declares no SUPPORTED_PLATFORM header');
+    }
+    for (const r of [...this.init.relocations, ...this.init.pageTableRegions]) {
+      this.guard(r.where, (fail) => {
+        const matched = this.vbsContexts.some((c) => (c.mask & r.mask) !== 0 && c.vpIndex === r.vpIndex && c.vtl === r.vtl);
+        if (!matched) fail('NoMatchingVpContext', `no VBS VP context for mask ${hex(r.mask)}, vp_index ${r.vpIndex}, VTL ${r.vtl}`);
+      });
+    }
+    if (this.first) throw this.first;
+  }
+}
+
+/** The file-level rules of the reference's `IgvmFile::new` over a whole model. Throws the first violation. */
+export function validateFile(file: IgvmFile<DataLike>, locate: Locate): void {
+  const v = new FileValidator(file.revision);
+  file.platforms.forEach((h, i) => v.platform(h, locate('platforms', i)));
+  file.initializations.forEach((h, i) => v.initialization(h, locate('initializations', i)));
+  file.directives.forEach((h, i) => v.directive(h, locate('directives', i)));
+  v.finish();
 }
 
 function checkAreaAllocated(
@@ -236,7 +273,7 @@ function checkAreaAllocated(
 }
 
 interface InitState {
-  readonly arch: string;
+  readonly arch: ArchitectureName;
   readonly platformByBit: Map<number, PlatformTypeName>;
   readonly relocations: RelocationRecord[];
   readonly pageTableRegions: RelocationRecord[];
@@ -244,7 +281,7 @@ interface InitState {
   readonly corimSigs: Set<number>;
 }
 
-function validateInitialization(h: InitializationHeader<DataLike>, index: number, fail: Fail, s: InitState): void {
+function validateInitialization(h: InitializationHeader<DataLike>, where: ErrorLocation, fail: Fail, s: InitState): void {
   switch (h.type) {
     case 'CCA_POLICY':
       if (s.arch !== 'AARCH64') fail('InvalidHeaderArch', `CCA_POLICY is not allowed on ${s.arch}`);
@@ -260,13 +297,13 @@ function validateInitialization(h: InitializationHeader<DataLike>, index: number
           fail('MultiplePageTableRelocationHeaders', `a second page-table relocation region for mask ${hex(h.compatibilityMask & r.mask)}`);
         }
       }
-      const rec = record(h.compatibilityMask, h.vpIndex, h.vtl, index, h.gpa, h.size);
+      const rec = record(h.compatibilityMask, h.vpIndex, h.vtl, where, h.gpa, h.size);
       checkOverlap(rec, s, fail);
       s.pageTableRegions.push(rec);
       return;
     }
     case 'RELOCATABLE_REGION': {
-      const rec = record(h.compatibilityMask, h.vpIndex, h.vtl, index, h.relocationRegionGpa, h.relocationRegionSize);
+      const rec = record(h.compatibilityMask, h.vpIndex, h.vtl, where, h.relocationRegionGpa, h.relocationRegionSize);
       checkOverlap(rec, s, fail);
       s.relocations.push(rec);
       return;
@@ -289,8 +326,8 @@ function validateInitialization(h: InitializationHeader<DataLike>, index: number
   }
 }
 
-function record(mask: number, vpIndex: number, vtl: number, index: number, start: bigint, size: bigint): RelocationRecord {
-  return { mask, vpIndex, vtl, index, start, end: start + size };
+function record(mask: number, vpIndex: number, vtl: number, where: ErrorLocation, start: bigint, size: bigint): RelocationRecord {
+  return { mask, vpIndex, vtl, where, start, end: start + size };
 }
 
 function checkOverlap(rec: RelocationRecord, s: InitState, fail: Fail): void {

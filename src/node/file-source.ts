@@ -2,10 +2,9 @@
  * Node file access for the IGVM library: a random-access `ByteSource` over a file handle (positional
  * reads only, the file is never read whole) and an atomic file write (temp file + fsync + rename).
  */
-import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { ByteSource } from '../format/index.js';
+import type { ByteSource } from '../format/parse.js';
 
 /** An I/O failure while reading a file through a `FileSource` (as opposed to a format problem). */
 export class FileReadError extends Error {
@@ -122,9 +121,12 @@ export async function openFileSource(path: string): Promise<FileSource> {
  * over `path`, then fsync the directory (best effort). On any failure the temp file is removed and
  * `path` is left as it was.
  */
+let tempCounter = 0;
+
 export async function writeFileAtomic(path: string, bytes: Uint8Array, options: { mode?: number } = {}): Promise<void> {
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  // Unique per process and call; 'wx' below refuses to reuse a name that exists anyway.
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${(tempCounter++).toString(36)}.tmp`);
   let handle: FileHandle | undefined;
   try {
     handle = await open(temp, 'wx', options.mode ?? 0o666);

@@ -1,5 +1,6 @@
 /** What the commands share: opening the input file and turning failures into CLI errors. */
-import { IgvmFormatError, type PlatformTypeName } from '../../format/index.js';
+import type { PlatformTypeName } from '../../format/constants.js';
+import { IgvmFormatError } from '../../format/errors.js';
 import { FileReadError, openFileSource, writeFileAtomic, type FileSource } from '../../node/file-source.js';
 import { cannotRead, CliError, ExitCode, invalidFile } from '../exit.js';
 

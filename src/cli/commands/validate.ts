@@ -1,9 +1,10 @@
 /**
  * `igvm validate FILE`: exit 0 and `FILE: valid (N headers, M pages)` when the file is valid; exit 1 and
  * one `FILE: <problem>` line per problem on stderr when it is not. Lenient-parse warnings are printed as
- * `FILE: warning: ...` on stderr.
+ * `FILE: warning: ...` on stderr. The file is checked in one pass over its headers, keeping none.
  */
-import { collectProblemsLazy, IgvmFormatError, parseIgvmLazy, type LazyIgvm } from '../../format/index.js';
+// Only the parser: validate must start fast (not the writer, builder or merge).
+import { checkIgvmLazy } from '../../format/parse.js';
 import { ExitCode, oneLine } from '../exit.js';
 import { withInput } from './common.js';
 
@@ -25,27 +26,14 @@ export async function validateCommand(
   options: ValidateOptions,
   streams: ValidateStreams = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const parseOptions = { lenient: options.lenient === true };
   return withInput(file, async (source) => {
-    let parsed: LazyIgvm | undefined;
-    let firstError: IgvmFormatError | undefined;
-    try {
-      parsed = await parseIgvmLazy(source, parseOptions);
-    } catch (e) {
-      if (!(e instanceof IgvmFormatError)) throw e;
-      firstError = e;
-    }
-    if (parsed) {
-      for (const w of parsed.warnings) streams.stderr.write(`${file}: warning: ${oneLine(w.message)}\n`);
-      const headers = parsed.platforms.length + parsed.initializations.length + parsed.directives.length;
-      const pages = parsed.directives.filter((d) => d.type === 'PAGE_DATA').length;
-      streams.stdout.write(`${file}: valid (${plural(headers, 'header')}, ${plural(pages, 'page')})\n`);
+    const { problems, warnings, counts } = await checkIgvmLazy(source, { lenient: options.lenient === true });
+    for (const w of warnings) streams.stderr.write(`${file}: warning: ${oneLine(w.message)}\n`);
+    if (problems.length === 0) {
+      streams.stdout.write(`${file}: valid (${plural(counts.headers, 'header')}, ${plural(counts.pages, 'page')})\n`);
       return ExitCode.OK;
     }
-    // Invalid: list every problem, not only the first the parser stopped at.
-    const problems = await collectProblemsLazy(source, parseOptions);
-    const lines = problems.length > 0 ? problems : firstError ? [firstError] : [];
-    for (const p of lines) streams.stderr.write(`${file}: ${oneLine(p.message)}\n`);
+    for (const p of problems) streams.stderr.write(`${file}: ${oneLine(p.message)}\n`);
     return ExitCode.INVALID;
   });
 }
