@@ -4,8 +4,8 @@
  * entry mode, RIP, control registers, EFER, descriptor tables, selectors, the memory-map parameter
  * as a table with the total RAM, and the vCPU count.
  *
- * Contract with the file (see src/guests/demo.ts): %rsi = GPA of the inserted parameter area, which
- * holds the VP count (u32) at offset 0 and the memory map (24-byte entries) at offset 64.
+ * Contract with the file (see src/build/demo-guest.ts): %rsi = GPA of the inserted parameter area,
+ * which holds the VP count (u32) at offset 0 and the memory map (24-byte entries) at offset 64.
  */
 	.code64
 	.set PARAM_VP_COUNT, 0

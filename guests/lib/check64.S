@@ -9,7 +9,7 @@
 	.set SEEN, 0x8800
 
 	.text
-	.globl check_context, report_and_exit
+	.globl check_context, report, report_and_exit
 
 /* A table of (offset, width, name) for every field the guest can observe. */
 	.section .rodata
@@ -53,7 +53,10 @@ fields:
 fields_end:
 
 	.text
-/* check_context: compare SEEN with EXPECT; returns the number of mismatches in %rax. */
+/*
+ * check_context: compare SEEN with EXPECT; returns the number of mismatches in %rax. Keeps %rbx,
+ * %r12 and %r13; clobbers what the serial helpers clobber.
+ */
 check_context:
 	push	%rbx
 	push	%r12
@@ -98,8 +101,9 @@ check_context:
 	pop	%rbx
 	ret
 
-/* report_and_exit: print the verdict for %rdi mismatches and exit with that value. */
-report_and_exit:
+/* report: print the verdict for %rdi mismatches. Clobbers what the serial helpers clobber. */
+report:
+	push	%rbx
 	mov	%rdi, %rbx
 	test	%rbx, %rbx
 	jnz	1f
@@ -112,7 +116,14 @@ report_and_exit:
 	call	putdec
 	mov	$'\n', %edi
 	call	putc
-2:	mov	%ebx, %edi
+2:	pop	%rbx
+	ret
+
+/* report_and_exit: print the verdict for %rdi mismatches and exit with that value. */
+report_and_exit:
+	push	%rdi
+	call	report
+	pop	%rdi
 	jmp	exit_guest
 
 	.section .rodata

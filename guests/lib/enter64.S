@@ -2,7 +2,9 @@
  * For test guests entered in 16- or 32-bit mode: once they have saved what they observed, they come
  * here in 32-bit protected mode (flat segments) to switch to 64-bit long mode and run the 64-bit
  * checks. Uses the identity page tables at PAGE_TABLES (PML4 first) and the GDT of the file, which
- * has 64-bit code at selector 0x08, data at 0x10 and 32-bit code at 0x18.
+ * has 64-bit code at selector 0x08, data at 0x10 and 32-bit code at 0x18. Paging is on from the
+ * instruction after the write to CR0, so those tables must map this code (tests/real16.S, which
+ * runs in the top page below 4 GiB, adds that mapping itself).
  */
 	.set PAGE_TABLES, 0x1000
 	.set MSR_EFER, 0xc0000080

@@ -181,9 +181,9 @@ write_mp_table:
 	mov	%ax, 4(%r15)
 	movb	$4, 6(%r15)			/* spec revision 1.4 */
 	movb	$0, 7(%r15)			/* checksum, below */
-	movabs	$0x2020535456474749, %rdx	/* OEM ID "IGVMTS  " */
+	movabs	$0x202053544d564749, %rdx	/* OEM ID "IGVMTS  " (little-endian: first byte lowest) */
 	mov	%rdx, 8(%r15)
-	movabs	$0x53542d4d56474920, %rdx	/* product ID " IGVM-TS    " */
+	movabs	$0x2053542d4d564749, %rdx	/* product ID "IGVM-TS     " */
 	mov	%rdx, 16(%r15)
 	movl	$0x20202020, 24(%r15)
 	movl	$0, 28(%r15)			/* OEM table pointer */

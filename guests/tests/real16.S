@@ -4,7 +4,8 @@
  * bytes hold the reset vector, which calls _start so that the entry IP can be read back from the
  * stack. The guest saves what it observes into SEEN (low memory, DS base 0), enters protected mode,
  * then long mode (lib/enter64.S), and compares with the architectural reset state the test baked
- * into the file. EDX holds the CPUID signature after a reset; it is printed, not compared.
+ * into the file. EDX holds the CPUID signature after a reset, which depends on the host CPU: the
+ * guest records the expected value in its place, so EDX is not compared.
  */
 	.set SEEN, 0x8800
 	.set EXPECT, 0x8000
@@ -25,6 +26,10 @@
 	.globl _start
 _start:
 	save32	%eax, 0x00
+	/* before the SUB below changes the arithmetic flags (the CALL left them alone) */
+	pushfl
+	popl	SEEN + 0x88
+	movl	$0, SEEN + 0x8c
 	popw	%ax			/* return IP of the call at the reset vector */
 	sub	$CALL_LENGTH, %ax
 	movzwl	%ax, %eax
@@ -37,9 +42,6 @@ _start:
 	save32	%ebp, 0x28
 	save32	%esi, 0x30
 	save32	%edi, 0x38
-	pushfl
-	popl	SEEN + 0x88
-	movl	$0, SEEN + 0x8c
 	sidtl	PSEUDO
 	movw	PSEUDO, %ax
 	movw	%ax, SEEN + 0x98
@@ -81,6 +83,7 @@ protected:
 	mov	%ax, %es
 	mov	%ax, %ss
 	mov	$0x80000, %esp
+	/* this page (below 4 GiB) stays mapped once paging is on: the file's tables map all 4 GiB */
 	jmp	enter64_and_check
 
 	/* the reset vector: the last 16 bytes of the 4 GiB address space */

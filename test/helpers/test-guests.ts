@@ -15,7 +15,7 @@ import { assembleGuest } from '../../src/build/toolchain.js';
 import { IgvmBuilder, NativeVpContextX64, type NativeVpContextX64Fields } from '../../src/format/index.js';
 
 export const LAYOUT = {
-  /** 2 MiB-page tables (lib/enter64.S expects them here too). */
+  /** 2 MiB-page tables mapping 4 GiB, 0x1000-0x6fff (lib/enter64.S expects them here too). */
   pageTables: 0x1000n,
   /** 4 KiB-page tables for the long64-4k guest, mapping the first 4 MiB. */
   pageTables4k: 0x2_0000n,
@@ -100,7 +100,8 @@ export async function buildTestGuest(kind: TestGuestKind): Promise<TestGuestFile
     b,
     kind === 'long64-4k'
       ? { base: LAYOUT.pageTables4k, pageSize: '4K', mapSize: 4n << 20n }
-      : { base: LAYOUT.pageTables, pageSize: '2M', mapSize: 1n << 30n },
+      : // All 4 GiB: real16 runs from the top page below 4 GiB when it turns paging on.
+        { base: LAYOUT.pageTables, pageSize: '2M', mapSize: 4n << 30n },
     LAYOUT.gdt,
   );
   b.addPageData(image.loadAddress, image.bytes);
