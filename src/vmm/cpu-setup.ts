@@ -1,7 +1,8 @@
 /**
  * BootCpuState -> KVM vCPU state, as small separate steps in the order QEMU writes them
- * (kvm_arch_put_registers): regs, FPU, XCRs, sregs, MSRs, debug registers, then local APIC, MP state
- * and pending events. The `...Of` functions are pure conversions; `setup...` apply them to a vCPU.
+ * (kvm_arch_put_registers): IA32_FEATURE_CONTROL, regs, XSAVE (or FPU), XCRs, sregs, MSRs, debug
+ * registers, then local APIC, MP state and pending events. The `...Of` functions are pure
+ * conversions; `setup...` apply them to a vCPU.
  */
 import { APIC_DEFAULT_BASE, resetState, type BootCpuState, type SegmentState } from '../arch/x86/boot-state.js';
 import { KVM_MP_STATE, type KvmFpu, type KvmRegs, type KvmSegment } from './kvm/abi.js';
@@ -11,6 +12,7 @@ import type { KvmSregs, MsrEntry, XcrEntry } from './kvm/codecs.js';
 export interface CpuStateTarget {
   setRegs(regs: KvmRegs): void;
   setFpu(fpu: KvmFpu): void;
+  setXsave(image: Uint8Array): void;
   setXcrs(entries: readonly XcrEntry[]): void;
   setSregs(sregs: KvmSregs): void;
   setMsrs(entries: readonly MsrEntry[]): void;
@@ -22,6 +24,7 @@ export interface CpuStateTarget {
 
 export const MSR = {
   IA32_TSC: 0x10,
+  IA32_FEATURE_CONTROL: 0x3a,
   IA32_SYSENTER_CS: 0x174,
   IA32_SYSENTER_ESP: 0x175,
   IA32_SYSENTER_EIP: 0x176,
@@ -33,12 +36,35 @@ export const MSR = {
   CSTAR: 0xc000_0083,
   SYSCALL_MASK: 0xc000_0084,
   KERNEL_GS_BASE: 0xc000_0102,
+  // KVM's paravirtual MSRs (Documentation/virt/kvm/x86/msr.rst).
+  KVM_SYSTEM_TIME: 0x12,
+  KVM_SYSTEM_TIME_NEW: 0x4b56_4d01,
+  KVM_ASYNC_PF_EN: 0x4b56_4d02,
+  KVM_STEAL_TIME: 0x4b56_4d03,
+  KVM_PV_EOI_EN: 0x4b56_4d04,
+  KVM_POLL_CONTROL: 0x4b56_4d05,
+  KVM_ASYNC_PF_INT: 0x4b56_4d06,
+} as const;
+
+/** Bits of CPUID 0x40000001 EAX (KVM_FEATURE_*) that name the paravirtual MSRs above. */
+export const KVM_FEATURE = {
+  CLOCKSOURCE: 0,
+  CLOCKSOURCE2: 3,
+  ASYNC_PF: 4,
+  STEAL_TIME: 5,
+  PV_EOI: 6,
+  POLL_CONTROL: 12,
+  ASYNC_PF_INT: 14,
 } as const;
 
 const MISC_ENABLE_FAST_STRING = 1n;
 const APIC_BASE_BSP = 1n << 8n;
 const APIC_BASE_ENABLE = 1n << 11n;
 const XCR0 = 0;
+/** Size of the standard-format XSAVE image (struct kvm_xsave); KVM_CAP_XSAVE2 may ask for more. */
+export const XSAVE_IMAGE_SIZE = 4096;
+/** XSTATE_BV (at 512 in the image): x87 and SSE taken from the image, every other component initial. */
+const XSTATE_FP_SSE = 3n;
 /** Local APIC register offsets in the kvm_lapic_state page. */
 const APIC_LVT0 = 0x350;
 const APIC_LVT_EXTINT = 0x700;
@@ -117,13 +143,50 @@ export function kvmFpuOf(state: BootCpuState): KvmFpu {
 }
 
 /**
+ * The XSAVE image for KVM_SET_XSAVE: the x87 control word and MXCSR of the state (KVM_SET_FPU
+ * ignores kvm_fpu.mxcsr), XMM zero, and XSTATE_BV naming only x87 and SSE so that KVM puts every
+ * other component (AVX upper halves, AVX-512, ...) in its initial state: a reset must not leave the
+ * previous boot's vector registers behind. PKRU is the one component KVM leaves alone.
+ */
+export function kvmXsaveOf(state: BootCpuState, size: number = XSAVE_IMAGE_SIZE): Uint8Array {
+  const image = new Uint8Array(Math.max(size, XSAVE_IMAGE_SIZE));
+  const dv = new DataView(image.buffer);
+  dv.setUint16(0, state.fcw, true); // FCW; FSW 0, abridged FTW 0 (all empty)
+  dv.setUint32(24, state.mxcsr, true); // MXCSR
+  dv.setBigUint64(512, XSTATE_FP_SSE, true); // XSTATE_BV; XCOMP_BV 0 (standard format)
+  return image;
+}
+
+/**
+ * KVM's paravirtual MSRs back at their reset values, for the features in CPUID 0x40000001 EAX
+ * (`kvmFeatures`; KVM refuses the MSR of a feature the guest's CPUID lacks when it enforces PV
+ * CPUID, and steal time whenever the host cannot account it). KVM resets them only on INIT or at
+ * vCPU creation; after a reset of ours the BSP would otherwise keep the previous boot's kvmclock,
+ * steal-time and PV-EOI areas, which KVM goes on writing into the new boot's RAM, and its async
+ * page faults. As QEMU's kvm_put_msrs at KVM_PUT_RESET_STATE.
+ */
+export function pvMsrsOf(kvmFeatures: number): MsrEntry[] {
+  const has = (bit: number) => ((kvmFeatures >>> bit) & 1) === 1;
+  const out: MsrEntry[] = [];
+  if (has(KVM_FEATURE.CLOCKSOURCE2)) out.push({ index: MSR.KVM_SYSTEM_TIME_NEW, data: 0n });
+  if (has(KVM_FEATURE.CLOCKSOURCE)) out.push({ index: MSR.KVM_SYSTEM_TIME, data: 0n });
+  if (has(KVM_FEATURE.ASYNC_PF_INT)) out.push({ index: MSR.KVM_ASYNC_PF_INT, data: 0n });
+  if (has(KVM_FEATURE.ASYNC_PF)) out.push({ index: MSR.KVM_ASYNC_PF_EN, data: 0n });
+  if (has(KVM_FEATURE.PV_EOI)) out.push({ index: MSR.KVM_PV_EOI_EN, data: 0n });
+  if (has(KVM_FEATURE.STEAL_TIME)) out.push({ index: MSR.KVM_STEAL_TIME, data: 0n });
+  if (has(KVM_FEATURE.POLL_CONTROL)) out.push({ index: MSR.KVM_POLL_CONTROL, data: 1n });
+  return out;
+}
+
+/**
  * The MSRs a reset leaves defined: PAT from the state, Firecracker's boot set (SYSENTER, SYSCALL,
  * KERNEL_GS_BASE, TSC) at zero, fast strings on (IA32_MISC_ENABLE's reset value, as QEMU), and
  * MTRRs off as after RESET. Firecracker turns MTRRs on with write-back because it starts Linux
  * without firmware; an IGVM file brings its own firmware or page tables, which own that choice,
- * and without assigned devices KVM ignores guest MTRRs for EPT/NPT memory types anyway.
+ * and without assigned devices KVM ignores guest MTRRs for EPT/NPT memory types anyway. Then KVM's
+ * paravirtual MSRs for `kvmFeatures` (pvMsrsOf).
  */
-export function bootMsrsOf(state: BootCpuState): MsrEntry[] {
+export function bootMsrsOf(state: BootCpuState, kvmFeatures = 0): MsrEntry[] {
   return [
     { index: MSR.IA32_SYSENTER_CS, data: 0n },
     { index: MSR.IA32_SYSENTER_ESP, data: 0n },
@@ -137,6 +200,7 @@ export function bootMsrsOf(state: BootCpuState): MsrEntry[] {
     { index: MSR.IA32_MISC_ENABLE, data: MISC_ENABLE_FAST_STRING },
     { index: MSR.MTRR_DEF_TYPE, data: 0n },
     { index: MSR.IA32_CR_PAT, data: state.pat },
+    ...pvMsrsOf(kvmFeatures),
   ];
 }
 
@@ -169,6 +233,10 @@ export function setupFpu(vcpu: CpuStateTarget, state: BootCpuState): void {
   vcpu.setFpu(kvmFpuOf(state));
 }
 
+export function setupXsave(vcpu: CpuStateTarget, state: BootCpuState, size?: number): void {
+  vcpu.setXsave(kvmXsaveOf(state, size));
+}
+
 export function setupXcrs(vcpu: CpuStateTarget, state: BootCpuState): void {
   vcpu.setXcrs(xcrsOf(state));
 }
@@ -177,8 +245,18 @@ export function setupSregs(vcpu: CpuStateTarget, state: BootCpuState): void {
   vcpu.setSregs(kvmSregsOf(state));
 }
 
-export function setupMsrs(vcpu: CpuStateTarget, state: BootCpuState): void {
-  vcpu.setMsrs(bootMsrsOf(state));
+export function setupMsrs(vcpu: CpuStateTarget, state: BootCpuState, kvmFeatures = 0): void {
+  vcpu.setMsrs(bootMsrsOf(state, kvmFeatures));
+}
+
+/**
+ * IA32_FEATURE_CONTROL = 0, its reset value. Written by the host with 0, it also takes the vCPU
+ * out of VMX operation (KVM's vmx_leave_nested), which a guest that ran a hypervisor of its own
+ * may still be in: KVM_SET_SREGS would then refuse the reset state's CR0/CR4 (EINVAL), and in L2
+ * the registers would land in the nested guest. So it goes first, as in QEMU.
+ */
+export function setupFeatureControl(vcpu: CpuStateTarget): void {
+  vcpu.setMsrs([{ index: MSR.IA32_FEATURE_CONTROL, data: 0n }]);
 }
 
 export function setupDebugRegs(vcpu: CpuStateTarget, state: BootCpuState): void {
@@ -188,6 +266,15 @@ export function setupDebugRegs(vcpu: CpuStateTarget, state: BootCpuState): void 
 export interface CpuSetupOptions {
   /** KVM_CAP_XCRS: without it XCR0 keeps KVM's default (x87 only, the reset value anyway). */
   readonly xcrs: boolean;
+  /**
+   * With KVM_CAP_XSAVE, the XSAVE image size KVM_SET_XSAVE reads (KVM_CAP_XSAVE2, at least 4096);
+   * without, KVM_SET_FPU (which cannot set MXCSR or reset the other XSAVE components).
+   */
+  readonly xsaveSize?: number;
+  /** CPUID 0x40000001 EAX of the guest: which of KVM's paravirtual MSRs to reset. */
+  readonly kvmFeatures?: number;
+  /** The guest's CPUID has VMX (nested virtualization on Intel): leave VMX operation first. */
+  readonly vmx?: boolean;
   /** The vCPU's local APIC as created by KVM (KVM_GET_LAPIC right after KVM_CREATE_VCPU). */
   readonly resetLapic: Uint8Array;
 }
@@ -198,11 +285,13 @@ export interface CpuSetupOptions {
  */
 export function setupCpu(vcpu: CpuStateTarget, state: BootCpuState, options: CpuSetupOptions): void {
   const bsp = isBsp(state);
+  if (options.vmx) setupFeatureControl(vcpu);
   setupRegs(vcpu, state);
-  setupFpu(vcpu, state);
+  if (options.xsaveSize !== undefined) setupXsave(vcpu, state, options.xsaveSize);
+  else setupFpu(vcpu, state);
   if (options.xcrs) setupXcrs(vcpu, state);
   setupSregs(vcpu, state);
-  setupMsrs(vcpu, state);
+  setupMsrs(vcpu, state, options.kvmFeatures);
   setupDebugRegs(vcpu, state);
   // After sregs: KVM_SET_LAPIC interprets the registers in the mode IA32_APIC_BASE selects.
   vcpu.setLapic(bsp ? bspLapicOf(options.resetLapic) : options.resetLapic);

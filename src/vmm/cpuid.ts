@@ -14,6 +14,7 @@ export interface CpuidOptions {
 
 export type CpuVendor = 'intel' | 'amd' | 'other';
 
+const LEAF1_ECX_VMX = 1 << 5;
 const LEAF1_ECX_TSC_DEADLINE = 1 << 24;
 const LEAF1_ECX_HYPERVISOR = 1 << 31;
 const LEAF1_EDX_HTT = 1 << 28;
@@ -104,6 +105,16 @@ export function vcpuCpuid(supported: readonly KvmCpuidEntry2[], options: CpuidOp
   if (maxBasic >= 0xb) out.push(...topologyLeaf(0xb, apicId, count));
   if (hadLeaf1f && maxBasic >= 0x1f) out.push(...topologyLeaf(0x1f, apicId, count));
   return out;
+}
+
+/** CPUID 0x40000001 EAX: the KVM_FEATURE_* bits KVM offers (0 without KVM's leaves). */
+export function kvmFeatures(entries: readonly KvmCpuidEntry2[]): number {
+  return find(entries, 0x4000_0001)?.eax ?? 0;
+}
+
+/** CPUID.1:ECX.VMX: the guest may enter VMX operation (nested virtualization on Intel). */
+export function hasVmx(entries: readonly KvmCpuidEntry2[]): boolean {
+  return ((find(entries, 1)?.ecx ?? 0) & LEAF1_ECX_VMX) !== 0;
 }
 
 /** CPUID.1:EAX (family, model, stepping), which a reset leaves in EDX. */

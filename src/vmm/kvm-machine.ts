@@ -5,8 +5,8 @@
  */
 import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, q35Layout } from '../arch/x86/q35-layout.js';
 import type { BootCpuState } from '../arch/x86/boot-state.js';
-import { apResetState, setupCpu } from './cpu-setup.js';
-import { cpuidVersion, vcpuCpuid } from './cpuid.js';
+import { apResetState, setupCpu, XSAVE_IMAGE_SIZE, type CpuSetupOptions } from './cpu-setup.js';
+import { cpuidVersion, hasVmx, kvmFeatures, vcpuCpuid } from './cpuid.js';
 import {
   KVM_CAP,
   KVM_IRQCHIP_IOAPIC,
@@ -42,7 +42,8 @@ export class KvmMachine {
     /** CPUID.1:EAX, which a reset leaves in EDX. */
     readonly cpuidVersion: number | undefined,
     private readonly powerOn: PowerOnState,
-    private readonly xcrs: boolean,
+    /** setupCpu's options but the LAPIC: what this KVM offers and the guest's CPUID says. */
+    private readonly cpuOptions: Omit<CpuSetupOptions, 'resetLapic'>,
   ) {}
 
   static create(ramSize: bigint, vcpuCount: number): KvmMachine {
@@ -88,8 +89,14 @@ export class KvmMachine {
         // After KVM_SET_CPUID2, which updates the APIC version register.
         lapics.push(vcpu.getLapic());
       }
-      const xcrs = kvm.checkExtension(KVM_CAP.XCRS) > 0;
-      return new KvmMachine(kvm, vm, memory, vcpus, cpuidVersion(supported), { irqchips, pit, lapics }, xcrs);
+      const cpuOptions = {
+        xcrs: kvm.checkExtension(KVM_CAP.XCRS) > 0,
+        // KVM_SET_XSAVE reads KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes, asked of the VM.
+        ...(kvm.checkExtension(KVM_CAP.XSAVE) > 0 ? { xsaveSize: Math.max(XSAVE_IMAGE_SIZE, vm.checkExtension(KVM_CAP.XSAVE2)) } : {}),
+        kvmFeatures: kvmFeatures(supported),
+        vmx: hasVmx(supported),
+      };
+      return new KvmMachine(kvm, vm, memory, vcpus, cpuidVersion(supported), { irqchips, pit, lapics }, cpuOptions);
     } catch (e) {
       for (const undo of cleanup.reverse()) {
         try {
@@ -111,7 +118,7 @@ export class KvmMachine {
     this.vm.setPit2(this.powerOn.pit);
     const ap = apResetState(this.cpuidVersion);
     this.vcpus.forEach((vcpu, i) => {
-      setupCpu(vcpu, i === 0 ? bootCpu : ap, { xcrs: this.xcrs, resetLapic: this.powerOn.lapics[i]! });
+      setupCpu(vcpu, i === 0 ? bootCpu : ap, { ...this.cpuOptions, resetLapic: this.powerOn.lapics[i]! });
     });
   }
 

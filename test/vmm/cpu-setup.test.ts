@@ -10,7 +10,10 @@ import {
   kvmFpuOf,
   kvmRegsOf,
   kvmSregsOf,
+  kvmXsaveOf,
+  KVM_FEATURE,
   MSR,
+  pvMsrsOf,
   setupCpu,
   xcrsOf,
   type CpuStateTarget,
@@ -117,6 +120,23 @@ describe('kvm_regs, kvm_fpu, MSRs and XCRs from a boot state', () => {
     expect(bytes[132]).toBe(0); // abridged tag word: all empty
   });
 
+  it('builds an XSAVE image with FCW, MXCSR and XSTATE_BV = x87|SSE (KVM_SET_FPU cannot set MXCSR)', () => {
+    const state = { ...longMode, mxcsr: 0x1f80, fcw: 0x37f };
+    const image = kvmXsaveOf(state);
+    expect(image.length).toBe(4096);
+    const dv = new DataView(image.buffer);
+    expect(dv.getUint16(0, true)).toBe(0x37f); // FCW
+    expect(dv.getUint16(2, true)).toBe(0); // FSW
+    expect(image[4]).toBe(0); // abridged FTW: all empty
+    expect(dv.getUint32(24, true)).toBe(0x1f80); // MXCSR
+    expect(dv.getBigUint64(512, true)).toBe(3n); // XSTATE_BV: x87 and SSE from the image, the rest initial
+    expect(dv.getBigUint64(520, true)).toBe(0n); // XCOMP_BV: standard format, as KVM requires
+    expect(image.subarray(160, 416).every((b) => b === 0)).toBe(true); // XMM0-15
+    expect(image.subarray(528, 576).every((b) => b === 0)).toBe(true); // header reserved bytes
+    expect(kvmXsaveOf(state, 11008).length).toBe(11008); // KVM_CAP_XSAVE2 larger than 4096
+    expect(kvmXsaveOf(state, 0).length).toBe(4096);
+  });
+
   it('writes the reset MSRs with PAT from the state', () => {
     const msrs = new Map(bootMsrsOf(longMode).map((e) => [e.index, e.data]));
     expect(msrs.get(MSR.IA32_CR_PAT)).toBe(0x0007_0406_0007_0406n);
@@ -126,6 +146,28 @@ describe('kvm_regs, kvm_fpu, MSRs and XCRs from a boot state', () => {
       expect(msrs.get(zero)).toBe(0n);
     }
     expect(xcrsOf(longMode)).toEqual([{ xcr: 0, value: 1n }]);
+    expect(bootMsrsOf(longMode)).toHaveLength(12); // no KVM features, no paravirtual MSRs
+  });
+
+  it('resets the paravirtual MSRs of the KVM features the guest has (kvmclock, async PF, PV EOI, steal time, poll control)', () => {
+    const all = Object.values(KVM_FEATURE).reduce((a, bit) => a | (1 << bit), 0);
+    expect(pvMsrsOf(all)).toEqual([
+      { index: MSR.KVM_SYSTEM_TIME_NEW, data: 0n },
+      { index: MSR.KVM_SYSTEM_TIME, data: 0n },
+      { index: MSR.KVM_ASYNC_PF_INT, data: 0n },
+      { index: MSR.KVM_ASYNC_PF_EN, data: 0n },
+      { index: MSR.KVM_PV_EOI_EN, data: 0n },
+      { index: MSR.KVM_STEAL_TIME, data: 0n },
+      { index: MSR.KVM_POLL_CONTROL, data: 1n },
+    ]);
+    expect(MSR.KVM_SYSTEM_TIME_NEW).toBe(0x4b56_4d01);
+    expect(MSR.KVM_POLL_CONTROL).toBe(0x4b56_4d05);
+    // A host that cannot account steal time does not offer it, and KVM would refuse its MSR.
+    const noSteal = pvMsrsOf(all & ~(1 << KVM_FEATURE.STEAL_TIME)).map((m) => m.index);
+    expect(noSteal).not.toContain(MSR.KVM_STEAL_TIME);
+    expect(pvMsrsOf(1 << KVM_FEATURE.CLOCKSOURCE2)).toEqual([{ index: MSR.KVM_SYSTEM_TIME_NEW, data: 0n }]);
+    const msrs = bootMsrsOf(longMode, all);
+    expect(msrs.slice(-7)).toEqual(pvMsrsOf(all));
   });
 });
 
@@ -136,9 +178,10 @@ describe('setupCpu', () => {
     const target: CpuStateTarget = {
       setRegs: (v) => { calls.push('regs'); seen.regs = v; },
       setFpu: () => calls.push('fpu'),
+      setXsave: (v) => { calls.push('xsave'); seen.xsave = v; },
       setXcrs: () => calls.push('xcrs'),
       setSregs: (v) => { calls.push('sregs'); seen.sregs = v; },
-      setMsrs: () => calls.push('msrs'),
+      setMsrs: (v) => { calls.push('msrs'); ((seen.msrs ??= []) as unknown[]).push(v); },
       setDebugRegs: (dr6, dr7) => { calls.push('debugregs'); seen.dr = [dr6, dr7]; },
       setLapic: (v) => { calls.push('lapic'); seen.lapic = v; },
       setMpState: (v) => { calls.push('mp_state'); seen.mp = v; },
@@ -160,6 +203,17 @@ describe('setupCpu', () => {
     expect(new DataView(lapic.buffer).getUint32(0x350, true)).toBe(0x700); // LINT0 ExtINT, as QEMU
     expect(new DataView(lapic.buffer).getUint32(0x360, true)).toBe(0x10000);
     expect(new DataView(resetLapic.buffer).getUint32(0x350, true)).toBe(0x10000); // the snapshot is untouched
+  });
+
+  it('with KVM_CAP_XSAVE, writes an XSAVE image instead of kvm_fpu; on a VMX guest, IA32_FEATURE_CONTROL first', () => {
+    const r = recorder();
+    setupCpu(r.target, resetState(), { xcrs: true, resetLapic, xsaveSize: 4096, vmx: true, kvmFeatures: 1 << KVM_FEATURE.CLOCKSOURCE2 });
+    expect(r.calls).toEqual(['msrs', 'regs', 'xsave', 'xcrs', 'sregs', 'msrs', 'debugregs', 'lapic', 'mp_state', 'events']);
+    const [featureControl, boot] = r.seen.msrs as { index: number; data: bigint }[][];
+    // Written as 0 by the host, it takes the vCPU out of VMX operation before the reset state's CR0/CR4.
+    expect(featureControl).toEqual([{ index: MSR.IA32_FEATURE_CONTROL, data: 0n }]);
+    expect(boot).toContainEqual({ index: MSR.KVM_SYSTEM_TIME_NEW, data: 0n });
+    expect(new DataView((r.seen.xsave as Uint8Array).buffer).getUint32(24, true)).toBe(0x1f80);
   });
 
   it('leaves XCRs alone without KVM_CAP_XCRS', () => {

@@ -1,6 +1,6 @@
 // Per-vCPU CPUID from a KVM_GET_SUPPORTED_CPUID table: APIC IDs, topology, hypervisor bit.
 import { describe, expect, it } from 'vitest';
-import { cpuidVersion, cpuVendor, vcpuCpuid } from '../../src/vmm/cpuid.js';
+import { cpuidVersion, cpuVendor, hasVmx, kvmFeatures, vcpuCpuid } from '../../src/vmm/cpuid.js';
 import type { KvmCpuidEntry2 } from '../../src/vmm/kvm/abi.js';
 
 function e(fn: number, index: number, eax: number, ebx: number, ecx: number, edx: number, flags = 0): KvmCpuidEntry2 {
@@ -94,6 +94,16 @@ describe('vcpuCpuid', () => {
     const out = vcpuCpuid(input, { vcpuIndex: 1, vcpuCount: 2, tscDeadline: false });
     expect(leaf(out, 0x4000_0000)).toEqual(leaf(input, 0x4000_0000));
     expect(JSON.stringify(input, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : v))).toBe(before);
+  });
+
+  it('reads the KVM paravirtual features and the VMX bit', () => {
+    const t = [...table('GenuineIntel'), e(0x4000_0001, 0, 0x0100_7afb, 0, 0, 0)];
+    expect(kvmFeatures(t)).toBe(0x0100_7afb);
+    expect(kvmFeatures(table('GenuineIntel'))).toBe(0);
+    expect(hasVmx(t)).toBe(false);
+    const vmx = t.map((x) => (x.function === 1 ? { ...x, ecx: x.ecx | 0x20 } : x));
+    expect(hasVmx(vmx)).toBe(true);
+    expect(hasVmx(vcpuCpuid(vmx, { vcpuIndex: 0, vcpuCount: 1, tscDeadline: false }))).toBe(true);
   });
 
   it('refuses vCPU counts that 8-bit APIC IDs cannot number', () => {

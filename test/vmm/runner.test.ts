@@ -3,7 +3,7 @@
  * scripted fixtures/fake-vcpu.ts in place of kvm/vcpu.ts), real guest memory (anonymous mappings),
  * the real loader, devices and exit dispatch; only the KVM calls of the machine are stand-ins.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BootCpuState } from '../../src/arch/x86/boot-state.js';
@@ -89,7 +89,7 @@ describe.skipIf(bundleSkipReason !== undefined)('runOn with scripted vCPU thread
     const log: string[] = [];
     const run = () =>
       runOn(machine, igvmFile(), { memory: 64n << 20n, vcpus: fds.length, serial: { path: serial }, log: (l) => log.push(l), ...options }, script);
-    return { machine, run, log, serial: () => readFileSync(serial, 'utf8') };
+    return { machine, run, log, serialPath: serial, serial: () => readFileSync(serial, 'utf8') };
   }
 
   it('loads the file, runs, answers port reads and stops at isa-debug-exit', async () => {
@@ -167,7 +167,12 @@ describe.skipIf(bundleSkipReason !== undefined)('runOn with scripted vCPU thread
     const t = setup([102]);
     const listeners = process.listenerCount('SIGINT');
     const running = t.run();
-    await new Promise((r) => setTimeout(r, 100));
+    // Once the guest has printed, the run is under way and listens for SIGINT (a fixed delay is
+    // not enough on a loaded machine: a SIGINT before the vCPU threads start reaches nobody).
+    for (let waited = 0; !existsSync(t.serialPath) || t.serial() !== 'x'; waited += 10) {
+      if (waited > 20_000) throw new Error('the guest never printed');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     process.emit('SIGINT');
     expect(await running).toMatchObject({ exitStatus: 130, reason: 'interrupted (SIGINT)' });
     expect(process.listenerCount('SIGINT')).toBe(listeners);

@@ -92,6 +92,12 @@ export const KVM_FPU = defineStruct('kvm_fpu', 416, [
 ] as const);
 export type KvmFpu = StructValue<typeof KVM_FPU.fields>;
 
+/**
+ * kvm_xsave: the XSAVE image (standard, uncompacted format). KVM_SET_XSAVE reads
+ * KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes (at least 4096) from the pointer.
+ */
+export const KVM_XSAVE = defineStruct('kvm_xsave', 4096, [{ name: 'region', offset: 0, kind: { bytes: 4096 } }] as const);
+
 /** Header of kvm_msrs; `entries` (kvm_msr_entry[nmsrs]) follows at FLEXIBLE_ARRAYS['kvm_msrs.entries']. */
 export const KVM_MSRS = defineStruct('kvm_msrs', 8, [
   { name: 'nmsrs', offset: 0, kind: 'u32' },
@@ -256,7 +262,7 @@ export const KVM_RUN_SYSTEM_EVENT = defineStruct('kvm_run.system_event', 136, [
 /** Every layout above, for the C cross-check. */
 export const LAYOUTS = [
   KVM_REGS, KVM_SEGMENT, KVM_DTABLE, KVM_SREGS, KVM_FPU, KVM_MSRS, KVM_MSR_ENTRY, KVM_CPUID2,
-  KVM_CPUID_ENTRY2, KVM_USERSPACE_MEMORY_REGION, KVM_PIT_CONFIG, KVM_IRQ_LEVEL, KVM_XCR, KVM_XCRS,
+  KVM_CPUID_ENTRY2, KVM_XSAVE, KVM_USERSPACE_MEMORY_REGION, KVM_PIT_CONFIG, KVM_IRQ_LEVEL, KVM_XCR, KVM_XCRS,
   KVM_MP_STATE_STRUCT, KVM_DEBUGREGS, KVM_VCPU_EVENTS, KVM_LAPIC_STATE, KVM_IRQCHIP, KVM_PIT_STATE2,
   KVM_SIGNAL_MASK, KVM_RUN, KVM_RUN_HW, KVM_RUN_FAIL_ENTRY, KVM_RUN_IO, KVM_RUN_MMIO, KVM_RUN_INTERNAL,
   KVM_RUN_SYSTEM_EVENT,
@@ -321,6 +327,7 @@ export const KVM_IOCTL = {
   KVM_SET_MP_STATE: iow(0x99, KVM_MP_STATE_STRUCT.size),
   KVM_SET_VCPU_EVENTS: iow(0xa0, KVM_VCPU_EVENTS.size),
   KVM_SET_DEBUGREGS: iow(0xa2, KVM_DEBUGREGS.size),
+  KVM_SET_XSAVE: iow(0xa5, KVM_XSAVE.size),
   KVM_SET_XCRS: iow(0xa7, KVM_XCRS.size),
 } as const;
 export type KvmIoctlName = keyof typeof KVM_IOCTL;
@@ -377,10 +384,12 @@ export const KVM_CAP = {
   SET_IDENTITY_MAP_ADDR: 37,
   VCPU_EVENTS: 41,
   DEBUGREGS: 50,
+  XSAVE: 55,
   XCRS: 56,
   MAX_VCPUS: 66,
   TSC_DEADLINE_TIMER: 72,
   IMMEDIATE_EXIT: 136,
+  XSAVE2: 208,
 } as const;
 
 /** PIT flag: emulate port 0x61 (PC speaker / PIT channel 2 gate) in the kernel. */

@@ -61,7 +61,8 @@ export class Kvm {
     for (let capacity = 128; capacity <= 4096; capacity *= 2) {
       const buffer = cpuid2Buffer(capacity);
       if (c.ioctl(this.fd, KVM_IOCTL.KVM_GET_SUPPORTED_CPUID, buffer) === 0) return decodeCpuid2(buffer);
-      if (c.errno() !== LINUX.E2BIG) throw ioctlError('KVM_GET_SUPPORTED_CPUID');
+      const errno = c.errno();
+      if (errno !== LINUX.E2BIG) throw ioctlError('KVM_GET_SUPPORTED_CPUID', errno);
     }
     throw new KvmError('IoctlFailed', `KVM_GET_SUPPORTED_CPUID needs more than 4096 entries of ${KVM_CPUID_ENTRY2.size} bytes (+${FLEXIBLE_ARRAYS['kvm_cpuid2.entries']})`);
   }

@@ -55,7 +55,10 @@ export class Vcpu {
     if (!this.mapping) {
       const c = libc();
       const ptr = c.mmap(this.mmapSize, LINUX.PROT_READ | LINUX.PROT_WRITE, LINUX.MAP_SHARED, this.fd, 0);
-      if (!ptr) throw new KvmError('IoctlFailed', `mmap of vCPU ${this.id}'s kvm_run failed: ${c.strerror(c.errno())}`, c.errno());
+      if (!ptr) {
+        const errno = c.errno();
+        throw new KvmError('IoctlFailed', `mmap of vCPU ${this.id}'s kvm_run failed: ${c.strerror(errno)}`, errno);
+      }
       this.mapping = { ptr, bytes: new Uint8Array(c.view(ptr, this.mmapSize)) };
     }
     return this.mapping.bytes;
@@ -114,8 +117,18 @@ export class Vcpu {
     ioctlStruct(this.fd, 'KVM_SET_SREGS', encodeSregs(sregs));
   }
 
+  /** KVM_SET_FPU. KVM takes the x87 and XMM registers from it but not MXCSR (see setXsave). */
   setFpu(fpu: KvmFpu): void {
     ioctlStruct(this.fd, 'KVM_SET_FPU', KVM_FPU.encode(fpu));
+  }
+
+  /**
+   * KVM_SET_XSAVE with a standard-format XSAVE image of KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes
+   * (KVM reads that many): x87, SSE and MXCSR from the image, every component its XSTATE_BV leaves
+   * out back to its initial state.
+   */
+  setXsave(image: Uint8Array): void {
+    ioctlStruct(this.fd, 'KVM_SET_XSAVE', image.slice());
   }
 
   /** KVM_SET_MSRS answers how many entries it set: fewer than all names the first it refused. */
