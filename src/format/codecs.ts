@@ -4,7 +4,6 @@
  * variant in model.ts; parse.ts and serialize.ts dispatch through this table.
  */
 import {
-  CcaHashAlgorithm,
   HeaderType,
   PAGE_SIZE_4K,
   PageDataType,
@@ -514,6 +513,3 @@ export function codecFor(header: IgvmHeader<DataLike>): HeaderCodec {
   if (!c) throw new Error(`no codec for ${header.type}`);
   return c;
 }
-
-/** Names of CCA enum values, for display. */
-export const ccaNames = { hash: CcaHashAlgorithm.name, lfa: (v: number) => (v === 1 ? 'LFA_ALLOW' : v === 0 ? 'LFA_DISALLOW' : undefined) };
