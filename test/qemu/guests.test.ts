@@ -13,7 +13,7 @@ import { buildLinuxIgvm } from '../../src/build/linux/linux-igvm.js';
 import { haveBinutils } from '../../src/build/toolchain.js';
 import { buildProbeKernel } from '../helpers/probe-kernel.js';
 import { buildTestGuest, type TestGuestKind } from '../helpers/test-guests.js';
-import { newc } from '../vmm/cpio.js';
+import { busyboxInitramfs, markerInit } from '../../src/build/cpio.js';
 import { QEMU, runUnderQemu } from './harness.js';
 
 const reason = !existsSync(QEMU)
@@ -76,21 +76,7 @@ describe.skipIf(reason !== undefined)('guests under QEMU', () => {
   });
 
   it.skipIf(!haveLinux)('Debian Linux reaches a busybox init on 2 vCPUs behind the boot shim', async () => {
-    const init = [
-      '#!/bin/busybox sh',
-      '/bin/busybox mount -t proc proc /proc',
-      '/bin/busybox echo IGVM-LINUX-UP cpus=$(/bin/busybox nproc) $(/bin/busybox grep MemTotal /proc/meminfo)',
-      '/bin/busybox poweroff -f',
-      '',
-    ].join('\n');
-    const initrd = newc([
-      { name: 'dev', mode: 0o40755 },
-      { name: 'dev/console', mode: 0o20600, rdev: [5, 1] },
-      { name: 'bin', mode: 0o40755 },
-      { name: 'proc', mode: 0o40755 },
-      { name: 'bin/busybox', mode: 0o100755, data: new Uint8Array(readFileSync(join(cache, 'busybox'))) },
-      { name: 'init', mode: 0o100755, data: new TextEncoder().encode(init) },
-    ]);
+    const initrd = busyboxInitramfs(new Uint8Array(readFileSync(join(cache, 'busybox'))), markerInit('poweroff'));
     const kernel = new Uint8Array(readFileSync(join(cache, 'vmlinuz')));
     const built = await buildLinuxIgvm({ kernel, kernelName: 'vmlinuz', initrd, cmdline: 'console=ttyS0 panic=-1' });
     const r = await runUnderQemu(built.bytes, { memory: 512n * MiB, vcpus: 2, timeoutMs: 150_000 });

@@ -19,7 +19,7 @@ import { Kvm } from '../../src/vmm/kvm/system.js';
 import { runOn, type RunOptions } from '../../src/vmm/vm-runner.js';
 import { buildTestGuest, type TestGuestKind } from '../helpers/test-guests.js';
 import { bundleSkipReason, repoRoot, WorkerBundles } from './bundle.js';
-import { newc } from './cpio.js';
+import { busyboxInitramfs, markerInit } from '../../src/build/cpio.js';
 
 async function skipReason(): Promise<string | undefined> {
   try {
@@ -42,21 +42,7 @@ if (!reason && !haveLinux) console.log(`[vmm kvm guests] skipping the Linux boot
 
 /** Debian's kernel with a busybox initramfs whose init prints a marker and the CPU count, then reboots. */
 async function linuxFile() {
-  const init = [
-    '#!/bin/busybox sh',
-    '/bin/busybox mount -t proc proc /proc',
-    '/bin/busybox echo IGVM-LINUX-UP cpus=$(/bin/busybox nproc) $(/bin/busybox grep MemTotal /proc/meminfo)',
-    '/bin/busybox reboot -f',
-    '',
-  ].join('\n');
-  const initrd = newc([
-    { name: 'dev', mode: 0o40755 },
-    { name: 'dev/console', mode: 0o20600, rdev: [5, 1] },
-    { name: 'bin', mode: 0o40755 },
-    { name: 'proc', mode: 0o40755 },
-    { name: 'bin/busybox', mode: 0o100755, data: new Uint8Array(readFileSync(join(cache, 'busybox'))) },
-    { name: 'init', mode: 0o100755, data: new TextEncoder().encode(init) },
-  ]);
+  const initrd = busyboxInitramfs(new Uint8Array(readFileSync(join(cache, 'busybox'))), markerInit('reboot'));
   return buildLinuxIgvm({
     kernel: new Uint8Array(readFileSync(join(cache, 'vmlinuz'))),
     kernelName: 'vmlinuz',

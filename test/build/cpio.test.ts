@@ -1,7 +1,7 @@
 // The newc cpio writer of the Linux boot test, checked against cpio(1) when it is installed.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { newc } from './cpio.js';
+import { newc } from '../../src/build/cpio.js';
 
 const cpio = spawnSync('cpio', ['--version']).status === 0;
 

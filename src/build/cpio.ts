@@ -33,3 +33,29 @@ export function newc(entries: readonly CpioEntry[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A minimal initramfs: a statically linked busybox as /bin/busybox and `init` as /init (a shell
+ * script run by busybox sh), with /dev/console, /proc and /sys to mount on.
+ */
+export function busyboxInitramfs(busybox: Uint8Array, init: string): Uint8Array {
+  return newc([
+    { name: 'dev', mode: 0o40755 },
+    { name: 'dev/console', mode: 0o20600, rdev: [5, 1] },
+    { name: 'bin', mode: 0o40755 },
+    { name: 'proc', mode: 0o40755 },
+    { name: 'sys', mode: 0o40755 },
+    { name: 'bin/busybox', mode: 0o100755, data: busybox },
+    { name: 'init', mode: 0o100755, data: new TextEncoder().encode(`#!/bin/busybox sh\n${init}`) },
+  ]);
+}
+
+/** The init the Linux tests and benchmarks boot: it prints a marker with nproc and MemTotal, then leaves. */
+export function markerInit(leave: 'reboot' | 'poweroff'): string {
+  return [
+    '/bin/busybox mount -t proc proc /proc',
+    '/bin/busybox echo IGVM-LINUX-UP cpus=$(/bin/busybox nproc) $(/bin/busybox grep MemTotal /proc/meminfo)',
+    `/bin/busybox ${leave} -f`,
+    '',
+  ].join('\n');
+}
