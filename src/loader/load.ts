@@ -14,7 +14,7 @@ import {
   type PageDataHeader,
   type ParameterUsageHeader,
   type ParsedIgvm,
-} from '../format/index.js';
+} from '../format/model.js';
 import { LoadError, type LoadErrorCode } from './errors.js';
 import { buildMadt } from './madt.js';
 import type { GuestMachine } from './machine.js';

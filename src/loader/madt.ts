@@ -2,7 +2,7 @@
  * An ACPI MADT ("APIC" table) for the machine's vCPUs: one enabled local APIC per vCPU (APIC ID =
  * index), the I/O APIC, the ISA IRQ0 -> GSI 2 override, and LINT1 as NMI on every processor.
  */
-import { defineStruct } from '../format/index.js';
+import { defineStruct } from '../format/layout.js';
 import { IOAPIC_BASE, LAPIC_BASE } from '../arch/x86/q35-layout.js';
 
 const AcpiHeader = defineStruct('ACPI_TABLE_HEADER+MADT', 44, [

@@ -4,10 +4,11 @@
  * at the parameter's byte_offset, the capacity check is exact, and a zero terminator is written when
  * there is room for one.
  */
-import { MemoryMapEntryType, structs, type MemoryMapEntryTypeName } from '../format/index.js';
+import { MemoryMapEntryType, type MemoryMapEntryTypeName } from '../format/constants.js';
+import { MemoryMapEntry } from '../format/structs.js';
 import type { E820Entry, E820Type } from '../arch/x86/q35-layout.js';
 
-const ENTRY_SIZE = structs.MemoryMapEntry.size;
+const ENTRY_SIZE = MemoryMapEntry.size;
 
 /** e820 type -> IGVM entry type, as QEMU's SEV provider maps them (the native one knows only RAM/reserved). */
 const TYPE_MAP: Record<E820Type, MemoryMapEntryTypeName> = {
@@ -40,7 +41,7 @@ export function encodeMemoryMap(entries: readonly MemoryMapEntryValue[], capacit
   const count = Math.min(capacity, entries.length + 1);
   const out = new Uint8Array(count * ENTRY_SIZE);
   entries.forEach((e, i) =>
-    structs.MemoryMapEntry.write(
+    MemoryMapEntry.write(
       { ...e, entryType: MemoryMapEntryType.values[e.entryType], flags: 0, reserved: 0 },
       out,
       i * ENTRY_SIZE,

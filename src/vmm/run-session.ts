@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { BootCpuState } from '../arch/x86/boot-state.js';
-import type { ParsedIgvm } from '../format/index.js';
+import type { ParsedIgvm } from '../format/model.js';
 import { loadIgvm, type GuestMachine, type LoadReport } from '../loader/index.js';
 import { SerialConsole, type SerialTarget } from './console.js';
 import { ExitDispatcher, SystemRequests, type ExitOutcome, type MmioStats } from './exit-dispatch.js';

@@ -32,7 +32,7 @@
  * the vCPUs from the new boot state. Like QEMU's, the reset is warm: RAM the file does not cover
  * keeps its contents (memory.ts). `noReboot` turns a reset into exit status 0, as QEMU's -no-reboot.
  */
-import type { ParsedIgvm } from '../format/index.js';
+import type { ParsedIgvm } from '../format/model.js';
 import { KvmMachine } from './kvm-machine.js';
 import { RunSession, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
 

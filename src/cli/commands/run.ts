@@ -3,8 +3,10 @@
  * isa-debug-exit (port 0xf4) it is (value << 1) | 1, as QEMU; a shutdown or reset with --no-reboot
  * is 0; a timeout is 124; a fault is 1, reported with the vCPU's registers.
  */
-import { IgvmFormatError, parseIgvm } from '../../format/index.js';
-import { LoadError } from '../../loader/index.js';
+// Only what a boot needs (not the writer, builder or merge): run must start fast.
+import { IgvmFormatError } from '../../format/errors.js';
+import { parseIgvm } from '../../format/parse.js';
+import { LoadError } from '../../loader/errors.js';
 import { CliError, ExitCode, usageError } from '../exit.js';
 import { readInput } from './common.js';
 import { parseMachineOptions } from './machine-options.js';
