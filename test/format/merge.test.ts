@@ -13,7 +13,6 @@ import { describe, expect, it } from 'vitest';
 import {
   equivalentDirectives,
   IgvmBuilder,
-  IgvmFormatError,
   mergeIgvm,
   parseIgvm,
   serializeIgvm,
@@ -28,6 +27,7 @@ import {
   type PlatformTypeName,
   type RequiredMemoryHeader,
 } from '../../src/format/index.js';
+import { formatErrorOf } from '../helpers/errors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const vectorsDir = path.resolve(repoRoot, '../shared/vectors');
@@ -82,15 +82,6 @@ function file(platforms: PlatformHeader[], directives: DirectiveHeader[], revisi
   return { revision, platforms, initializations: [], directives };
 }
 
-function errorOf(fn: () => unknown): IgvmFormatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof IgvmFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected an IgvmFormatError, but the call succeeded');
-}
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -239,16 +230,16 @@ describe('errors', () => {
   it('different revisions → MergeRevision', () => {
     const a = file([platform(1, 'VSM_ISOLATION')], [page(0, 1, data1)]);
     const b = file([platform(1, 'SEV_SNP')], [page(0, 1, data1)], { formatVersion: 2, architecture: 'X64', pageSize: 4096 });
-    expect(errorOf(() => mergeIgvm(a, b)).code).toBe('MergeRevision');
-    expect(errorOf(() => mergeIgvm(b, a)).code).toBe('MergeRevision');
+    expect(formatErrorOf(() => mergeIgvm(a, b)).code).toBe('MergeRevision');
+    expect(formatErrorOf(() => mergeIgvm(b, a)).code).toBe('MergeRevision');
     const arm = file([platform(1, 'VSM_ISOLATION')], [page(0, 1, data1)], { formatVersion: 2, architecture: 'AARCH64', pageSize: 4096 });
-    expect(errorOf(() => mergeIgvm(b, arm)).code).toBe('MergeRevision');
+    expect(formatErrorOf(() => mergeIgvm(b, arm)).code).toBe('MergeRevision');
   });
 
   it('a platform type in both files → MultiplePlatformHeadersWithSameIsolation', () => {
     const a = file([platform(1, 'VSM_ISOLATION'), platform(2, 'SEV_SNP')], [page(0, 3, data1)]);
     const b = file([platform(1, 'SEV_SNP')], [page(0, 1, data1)]);
-    const e = errorOf(() => mergeIgvm(a, b));
+    const e = formatErrorOf(() => mergeIgvm(a, b));
     expect(e.code).toBe('MultiplePlatformHeadersWithSameIsolation');
     expect(e.headerType).toContain('b.platforms[0]');
   });
@@ -256,19 +247,19 @@ describe('errors', () => {
   it('every platform of the combined list is checked', () => {
     const a = file([platform(1, 'VSM_ISOLATION')], [page(0, 1, data1)]);
     const bad = file([{ ...platform(1, 'SEV_SNP'), highestVtl: 1 }], [page(0, 1, data1)]);
-    expect(errorOf(() => mergeIgvm(a, bad)).code).toBe('InvalidVtl');
+    expect(formatErrorOf(() => mergeIgvm(a, bad)).code).toBe('InvalidVtl');
   });
 
   it('a parameter area declared twice in b (the reference panics) → InvalidParameterAreaIndex', () => {
     const a = file([platform(1, 'VSM_ISOLATION')], [page(0, 1, data1), area(0)]);
     const b = file([platform(1, 'SEV_SNP')], [page(0, 1, data1), area(0), area(0)]);
-    expect(errorOf(() => mergeIgvm(a, b)).code).toBe('InvalidParameterAreaIndex');
+    expect(formatErrorOf(() => mergeIgvm(a, b)).code).toBe('InvalidParameterAreaIndex');
   });
 
   it('two colliding platforms of b on one mask (the reference asserts) → InvalidModel', () => {
     const a = file([platform(1, 'TDX')], [page(0, 1, data1)]);
     const b = file([platform(1, 'VSM_ISOLATION'), platform(1, 'SEV_SNP')], [page(0, 1, data1)]);
-    expect(errorOf(() => mergeIgvm(a, b)).code).toBe('InvalidModel');
+    expect(formatErrorOf(() => mergeIgvm(a, b)).code).toBe('InvalidModel');
   });
 });
 
@@ -314,7 +305,7 @@ describe('mask and index remapping', () => {
     // used {0}; b's area 1 does not collide (kept, not recorded), b's area 0 collides -> lowest unused = 1.
     const a = file([platform(1, 'VSM_ISOLATION')], [page(0, 1, data1), area(0)]);
     const b = file([platform(1, 'SEV_SNP')], [page(0, 1, data1), area(1), area(0)]);
-    expect(errorOf(() => mergeIgvm(a, b)).code).toBe('InvalidParameterAreaIndex');
+    expect(formatErrorOf(() => mergeIgvm(a, b)).code).toBe('InvalidParameterAreaIndex');
   });
 });
 

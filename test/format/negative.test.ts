@@ -18,16 +18,8 @@ import {
 } from '../../src/format/index.js';
 import { computeChecksum, FH, fixChecksum, readU32, splice, u16, u32, u64, u8 } from '../helpers/mutate.js';
 import { loadExpected, loadVector, skipVectorTests, toBlob, vectorNames, vectorsAvailable } from '../helpers/vectors.js';
+import { formatErrorOf } from '../helpers/errors.js';
 
-function parseError(fn: () => unknown): IgvmFormatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof IgvmFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected an IgvmFormatError, but the parse succeeded');
-}
 
 // Offsets in the vectors (igvm-format.md §6.3).
 /** v1_minimal_native_page: platform TLV @0x18, PAGE_DATA TLV @0x30, page data @0x50, EOF 0x1050. */
@@ -442,7 +434,7 @@ describe.skipIf(skip)('§6.4 negative and quirk cases (new_from_binary)', () => 
     const want = c.expect;
     it(`is rejected with code ${want.code}`, async () => {
       const bytes = build(c);
-      const e = parseError(() => parseIgvm(bytes));
+      const e = formatErrorOf(() => parseIgvm(bytes));
       expect(e.code).toBe(want.code);
       if (want.headerIndex !== undefined) expect(e.headerIndex).toBe(want.headerIndex);
       if (want.offset !== undefined) expect(e.offset).toBe(want.offset);
@@ -484,13 +476,13 @@ describe.skipIf(skip)('quirks, beyond the verdict', () => {
     const bytes = loadVector('v1_vbs_reloc_vpctx');
     u32(bytes, VBS.vpBody + VP.fileOffset, bytes.length);
     fixChecksum(bytes);
-    expect(parseError(() => parseIgvm(bytes))).toMatchObject({ code: 'InvalidDataSize', headerIndex: 3, offset: VBS.vp });
+    expect(formatErrorOf(() => parseIgvm(bytes))).toMatchObject({ code: 'InvalidDataSize', headerIndex: 3, offset: VBS.vp });
   });
 
   it('a VBS register list running past the end of the file gives InvalidDataSize', async () => {
     const bytes = loadVector('v1_vbs_reloc_vpctx');
     u32(bytes, VBS.context, 4); // 4 registers declared, 3 present
-    expect(parseError(() => parseIgvm(bytes))).toMatchObject({ code: 'InvalidDataSize', headerIndex: 3 });
+    expect(formatErrorOf(() => parseIgvm(bytes))).toMatchObject({ code: 'InvalidDataSize', headerIndex: 3 });
     await expect(parseIgvmLazy(blobSource(toBlob(bytes)))).rejects.toMatchObject({ code: 'InvalidDataSize' });
   });
 });
@@ -500,7 +492,7 @@ describe.skipIf(skip)('error locations and messages', () => {
     const bytes = loadVector('v1_minimal_native_page');
     u32(bytes, MIN.pageBody + PD.fileOffset, MIN.data + 1);
     fixChecksum(bytes);
-    const e = parseError(() => parseIgvm(bytes));
+    const e = formatErrorOf(() => parseIgvm(bytes));
     expect(e).toBeInstanceOf(IgvmFormatError);
     expect(e.name).toBe('IgvmFormatError');
     expect(e.code).toBe('InvalidDataSize');
@@ -516,7 +508,7 @@ describe.skipIf(skip)('error locations and messages', () => {
     const bytes = loadVector('v1_basic_capi');
     u64(bytes, 0x100 + 8 + PD.gpa, 0xb010n); // sixth page (header #8)
     fixChecksum(bytes);
-    const e = parseError(() => parseIgvm(bytes));
+    const e = formatErrorOf(() => parseIgvm(bytes));
     expect(e).toMatchObject({ code: 'UnalignedAddress', headerIndex: 8, offset: 0x100 });
     expect(e.message).toMatch(/^header #8 \(PAGE_DATA\) at 0x100: /);
   });
@@ -525,7 +517,7 @@ describe.skipIf(skip)('error locations and messages', () => {
     const bytes = loadVector('v2_x64_native_vpctx');
     u32(bytes, FH.pageSize, 65536);
     fixChecksum(bytes);
-    const e = parseError(() => parseIgvm(bytes));
+    const e = formatErrorOf(() => parseIgvm(bytes));
     expect(e).toMatchObject({ code: 'UnsupportedPageSize', offset: FH.pageSize, headerIndex: undefined });
     expect(e.message).toMatch(/65536/);
   });
@@ -538,7 +530,7 @@ describe.skipIf(skip)('lenient parsing', () => {
       const bytes = loadVector('v1_minimal_native_page');
       u32(bytes, MIN.page, type);
       fixChecksum(bytes);
-      expect(parseError(() => parseIgvm(bytes))).toMatchObject({
+      expect(formatErrorOf(() => parseIgvm(bytes))).toMatchObject({
         code: 'InvalidBinaryVariableHeaderSection',
         headerIndex: 1,
         offset: MIN.page,
@@ -569,7 +561,7 @@ describe.skipIf(skip)('lenient parsing', () => {
     u32(bytes, MIN.page, 0x3ff);
     fixChecksum(bytes);
     for (const lenient of [false, true]) {
-      expect(parseError(() => parseIgvm(bytes, { lenient }))).toMatchObject({
+      expect(formatErrorOf(() => parseIgvm(bytes, { lenient }))).toMatchObject({
         code: 'InvalidVariableHeaderType',
         headerIndex: 1,
         offset: MIN.page,
@@ -582,7 +574,7 @@ describe.skipIf(skip)('lenient parsing', () => {
     u32(bytes, MIN.page, 0x201);
     fixChecksum(bytes);
     for (const lenient of [false, true]) {
-      expect(parseError(() => parseIgvm(bytes, { lenient })).code).toBe('InvalidBinaryVariableHeaderSection');
+      expect(formatErrorOf(() => parseIgvm(bytes, { lenient })).code).toBe('InvalidBinaryVariableHeaderSection');
     }
   });
 });
@@ -601,7 +593,7 @@ describe.skipIf(skip)('collectProblems', () => {
     ]);
     expect(problems.every((p) => p instanceof IgvmFormatError)).toBe(true);
     // The strict parser stops at the first.
-    expect(parseError(() => parseIgvm(bytes))).toMatchObject({ code: 'UnalignedAddress', headerIndex: 3 });
+    expect(formatErrorOf(() => parseIgvm(bytes))).toMatchObject({ code: 'UnalignedAddress', headerIndex: 3 });
   });
 
   it('reports problems of different kinds in file order', () => {
@@ -654,7 +646,7 @@ describe.skipIf(skip)('former divergences from the reference', () => {
   it('a VBS context whose registers are all VTL 3 is rejected with InvalidVtl', () => {
     const b = vbsWithoutRelocation();
     for (let i = 0; i < 3; i++) u8(b, VBS.registers - 56 + i * VBS_REG.size + VBS_REG.vtl, 3);
-    expect(parseError(() => parseIgvm(b))).toMatchObject({ code: 'InvalidVtl', headerIndex: 2, offset: 0x50 });
+    expect(formatErrorOf(() => parseIgvm(b))).toMatchObject({ code: 'InvalidVtl', headerIndex: 2, offset: 0x50 });
   });
 
   // Reference: new_from_binary fills `mask_map: HashMap<u32, IgvmPlatformType>` with insert(), so

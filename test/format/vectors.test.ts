@@ -8,7 +8,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   blobSource,
-  IgvmFormatError,
   parseIgvm,
   parseIgvmLazy,
   serializeIgvm,
@@ -31,16 +30,8 @@ import {
   vectorsAvailable,
   vectorsDir,
 } from '../helpers/vectors.js';
+import { formatErrorOf } from '../helpers/errors.js';
 
-function parseError(fn: () => unknown): IgvmFormatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof IgvmFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected an IgvmFormatError, but the call succeeded');
-}
 
 function isDataRef(d: DataLike): d is DataRef {
   return !(d instanceof Uint8Array) && typeof (d as DataRef).fileOffset === 'number';
@@ -88,7 +79,7 @@ describe.skipIf(skip)('reference vectors', () => {
       if (expected.ok) {
         expect(() => parseIgvm(bytes)).not.toThrow();
       } else {
-        expect(parseError(() => parseIgvm(bytes)).code).toBe(referenceErrorCode(expected.error_debug!));
+        expect(formatErrorOf(() => parseIgvm(bytes)).code).toBe(referenceErrorCode(expected.error_debug!));
       }
     });
 
@@ -151,7 +142,7 @@ describe.skipIf(skip)('reference vectors', () => {
   describe('v1_zero_page_only (written by the reference, refused by its parser)', () => {
     it('is rejected by the strict parser with InvalidFixedHeader', async () => {
       const bytes = loadVector('v1_zero_page_only');
-      const e = parseError(() => parseIgvm(bytes));
+      const e = formatErrorOf(() => parseIgvm(bytes));
       expect(e.code).toBe('InvalidFixedHeader');
       await expect(parseIgvmLazy(blobSource(toBlob(bytes)))).rejects.toMatchObject({ code: 'InvalidFixedHeader' });
     });

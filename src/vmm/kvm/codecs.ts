@@ -2,6 +2,7 @@
  * Encoders for the KVM structs that nest other structs or end in a flexible array (kvm_sregs,
  * kvm_msrs, kvm_cpuid2, kvm_xcrs, kvm_signal_mask), built from the layouts in abi.ts.
  */
+import { SEGMENT_ORDER, type SegmentName } from '../../arch/x86/boot-state.js';
 import {
   FLEXIBLE_ARRAYS,
   KVM_CPUID2,
@@ -20,11 +21,9 @@ import {
   type KvmSegment,
 } from './abi.js';
 
-export const SREGS_SEGMENTS = ['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'tr', 'ldt'] as const;
-export type SregsSegment = (typeof SREGS_SEGMENTS)[number];
 
 export interface KvmSregs {
-  segments: Record<SregsSegment, KvmSegment>;
+  segments: Record<SegmentName, KvmSegment>;
   gdt: KvmDtable;
   idt: KvmDtable;
   cr0: bigint;
@@ -56,7 +55,7 @@ export function encodeSregs(s: KvmSregs): Uint8Array {
     },
     out,
   );
-  for (const name of SREGS_SEGMENTS) KVM_SEGMENT.write(s.segments[name], out, offsetOf(name));
+  for (const name of SEGMENT_ORDER) KVM_SEGMENT.write(s.segments[name], out, offsetOf(name));
   KVM_DTABLE.write(s.gdt, out, offsetOf('gdt'));
   KVM_DTABLE.write(s.idt, out, offsetOf('idt'));
   return out;
@@ -65,8 +64,8 @@ export function encodeSregs(s: KvmSregs): Uint8Array {
 export function decodeSregs(bytes: Uint8Array): KvmSregs {
   const flat = KVM_SREGS.read(bytes);
   const segments = Object.fromEntries(
-    SREGS_SEGMENTS.map((name) => [name, KVM_SEGMENT.read(bytes, offsetOf(name))]),
-  ) as Record<SregsSegment, KvmSegment>;
+    SEGMENT_ORDER.map((name) => [name, KVM_SEGMENT.read(bytes, offsetOf(name))]),
+  ) as Record<SegmentName, KvmSegment>;
   return {
     segments,
     gdt: KVM_DTABLE.read(bytes, offsetOf('gdt')),
