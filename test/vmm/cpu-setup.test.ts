@@ -150,7 +150,7 @@ describe('kvm_regs, kvm_fpu, MSRs and XCRs from a boot state', () => {
   });
 
   it('resets the paravirtual MSRs of the KVM features the guest has (kvmclock, async PF, PV EOI, steal time, poll control)', () => {
-    const all = Object.values(KVM_FEATURE).reduce((a, bit) => a | (1 << bit), 0);
+    const all = Object.values(KVM_FEATURE).reduce((a: number, bit: number) => a | (1 << bit), 0);
     expect(pvMsrsOf(all)).toEqual([
       { index: MSR.KVM_SYSTEM_TIME_NEW, data: 0n },
       { index: MSR.KVM_SYSTEM_TIME, data: 0n },

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDemoIgvm } from '../../src/build/demo-guest.js';
 import { buildLinuxIgvm } from '../../src/build/linux/linux-igvm.js';
 import { haveBinutils } from '../../src/build/toolchain.js';
-import { Kvm } from '../../src/vmm/kvm/system.js';
+import { kvmSkipReason } from './kvm-harness.js';
 import { buildProbeKernel } from '../helpers/probe-kernel.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -20,11 +20,8 @@ const cli = join(repoRoot, 'dist/cli/main.js');
 const cache = join(repoRoot, 'build/cache');
 
 async function skipReason(): Promise<string | undefined> {
-  try {
-    Kvm.open().close();
-  } catch (e) {
-    return (e as Error).message;
-  }
+  const kvm = kvmSkipReason();
+  if (kvm) return kvm;
   if (!(await haveBinutils())) return 'binutils (as, ld, objcopy) are not installed';
   if (!existsSync(cli)) return 'dist/ is not built (npm test builds it)';
   return undefined;

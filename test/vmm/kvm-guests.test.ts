@@ -14,24 +14,13 @@ import { loadIgvm } from '../../src/loader/index.js';
 import { GuestMemory } from '../../src/vmm/memory.js';
 import { haveBinutils } from '../../src/build/toolchain.js';
 import { parseIgvm, type ParsedIgvm } from '../../src/format/index.js';
-import { KvmMachine } from '../../src/vmm/kvm-machine.js';
-import { Kvm } from '../../src/vmm/kvm/system.js';
-import { runOn, type RunOptions } from '../../src/vmm/vm-runner.js';
+import type { RunOptions } from '../../src/vmm/vm-runner.js';
 import { buildTestGuest, type TestGuestKind } from '../helpers/test-guests.js';
-import { bundleSkipReason, repoRoot, WorkerBundles } from './bundle.js';
+import { repoRoot } from './bundle.js';
+import { GuestRunner, kvmSkipReason } from './kvm-harness.js';
 import { busyboxInitramfs, markerInit } from '../../src/build/cpio.js';
 
-async function skipReason(): Promise<string | undefined> {
-  try {
-    Kvm.open().close();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  if (!(await haveBinutils())) return 'binutils (as, ld, objcopy) are not installed';
-  return bundleSkipReason;
-}
-
-const reason = await skipReason();
+const reason = kvmSkipReason() ?? ((await haveBinutils()) ? undefined : 'binutils (as, ld, objcopy) are not installed');
 if (reason) console.log(`[vmm kvm guests] skipping the guests on KVM: ${reason}`);
 const cache = join(repoRoot, 'build/cache');
 const haveLinux = existsSync(join(cache, 'vmlinuz')) && existsSync(join(cache, 'busybox'));
@@ -52,29 +41,10 @@ async function linuxFile() {
 }
 
 describe.skipIf(reason !== undefined)('project guests on KVM', () => {
-  const bundles = new WorkerBundles();
-  let script: URL;
-  let dir = '';
-  let runs = 0;
-
-  beforeAll(async () => {
-    script = await bundles.build('vcpu-thread', { entry: join(repoRoot, 'src/vmm/vcpu-thread.ts') });
-    dir = bundles.scratch();
-  });
-  afterAll(() => bundles.dispose());
-
-  async function run(file: ParsedIgvm, options: Partial<RunOptions> = {}) {
-    const serial = join(dir, `serial-${++runs}.txt`);
-    const log: string[] = [];
-    const opts: RunOptions = { memory: 256n << 20n, vcpus: 1, serial: { path: serial }, timeoutMs: 30_000, log: (l) => log.push(l), ...options };
-    const machine = KvmMachine.create(opts.memory, opts.vcpus);
-    try {
-      const result = await runOn(machine, file, opts, script);
-      return { result, log, serial: readFileSync(serial, 'utf8') };
-    } finally {
-      machine.close();
-    }
-  }
+  const runner = new GuestRunner({});
+  beforeAll(() => runner.start());
+  afterAll(() => runner.dispose());
+  const run = (file: ParsedIgvm, options: Partial<RunOptions> = {}) => runner.run(file, options);
 
   it.each<TestGuestKind>(['long64-2m', 'long64-4k', 'protected32', 'real16'])('%s: the guest observes exactly the boot state', async (kind) => {
     const { bytes } = await buildTestGuest(kind);

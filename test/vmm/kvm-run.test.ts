@@ -3,24 +3,16 @@
  * through isa-debug-exit, a reset with noReboot, a triple fault, two vCPUs. They need a usable
  * /dev/kvm; without one they are skipped and the reason is printed once.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { longMode64Context, protectedMode32Context } from '../../src/arch/x86/native-context.js';
 import { IgvmBuilder, parseIgvm, type ParsedIgvm } from '../../src/format/index.js';
-import { KvmMachine } from '../../src/vmm/kvm-machine.js';
-import { Kvm } from '../../src/vmm/kvm/system.js';
-import { runIgvm, runOn, type RunOptions } from '../../src/vmm/vm-runner.js';
-import { bundleSkipReason, repoRoot, WorkerBundles } from './bundle.js';
-
-function kvmSkipReason(): string | undefined {
-  try {
-    Kvm.open().close();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return bundleSkipReason;
-}
+import { runIgvm, type RunOptions } from '../../src/vmm/vm-runner.js';
+import { identityPageTables } from '../../src/build/long-mode.js';
+import { repoRoot } from './bundle.js';
+import { GuestRunner, kvmSkipReason } from './kvm-harness.js';
 
 const reason = kvmSkipReason();
 if (reason) console.log(`[vmm kvm] skipping the tests that run guests on KVM: ${reason}`);
@@ -35,15 +27,11 @@ function printAndExit(text: string, code: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Identity map of the first GiB with 2 MiB pages: PML4 at 0x3000, PDPT at 0x4000, PD at 0x5000. */
+/** Identity map of the first GiB with 2 MiB pages, at 0x3000. */
 function pageTables(b: IgvmBuilder): bigint {
-  const tables = new Uint8Array(3 * 4096);
-  const dv = new DataView(tables.buffer);
-  dv.setBigUint64(0, 0x4000n | 3n, true);
-  dv.setBigUint64(4096, 0x5000n | 3n, true);
-  for (let i = 0; i < 512; i++) dv.setBigUint64(8192 + i * 8, (BigInt(i) << 21n) | 0x83n, true);
-  b.addPageData(0x3000n, tables);
-  return 0x3000n;
+  const tables = identityPageTables({ base: 0x3000n, mapSize: 1n << 30n });
+  b.addPageData(0x3000n, tables.bytes);
+  return tables.cr3;
 }
 
 function file32(code: Uint8Array): ParsedIgvm {
@@ -64,29 +52,10 @@ function file64(code: Uint8Array): ParsedIgvm {
 }
 
 describe.skipIf(reason !== undefined)('guests on KVM', () => {
-  const bundles = new WorkerBundles();
-  let script: URL;
-  let dir = '';
-
-  beforeAll(async () => {
-    script = await bundles.build('vcpu-thread', { entry: join(repoRoot, 'src/vmm/vcpu-thread.ts') });
-    dir = bundles.scratch();
-  });
-  afterAll(() => bundles.dispose());
-
-  let runs = 0;
-  async function run(file: ParsedIgvm, options: Partial<RunOptions> = {}) {
-    const serial = join(dir, `serial-${++runs}.txt`);
-    const log: string[] = [];
-    const opts: RunOptions = { memory: 64n << 20n, vcpus: 1, serial: { path: serial }, timeoutMs: 20_000, log: (l) => log.push(l), ...options };
-    const machine = KvmMachine.create(opts.memory, opts.vcpus);
-    try {
-      const result = await runOn(machine, file, opts, script);
-      return { result, log, serial: readFileSync(serial, 'utf8') };
-    } finally {
-      machine.close();
-    }
-  }
+  const runner = new GuestRunner({ memory: 64n << 20n, timeoutMs: 20_000 });
+  beforeAll(() => runner.start());
+  afterAll(() => runner.dispose());
+  const run = (file: ParsedIgvm, options: Partial<RunOptions> = {}) => runner.run(file, options);
 
   it('runs 32-bit protected-mode code: COM1 output, then isa-debug-exit', async () => {
     const { result, serial } = await run(file32(printAndExit('OK\n', 0x10)));
@@ -137,7 +106,7 @@ describe.skipIf(reason !== undefined)('guests on KVM', () => {
   });
 
   it.skipIf(!existsSync(join(repoRoot, 'dist/vmm/vcpu-thread.js')))('runs through runIgvm with the built vCPU thread', async () => {
-    const serial = join(dir, 'serial-runIgvm.txt');
+    const serial = join(mkdtempSync(join(tmpdir(), 'igvm-kvm-')), 'serial-runIgvm.txt');
     const result = await runIgvm(file32(printAndExit('run', 3)), { memory: 32n << 20n, vcpus: 2, serial: { path: serial }, timeoutMs: 20_000 });
     expect(readFileSync(serial, 'utf8')).toBe('run');
     expect(result.exitStatus).toBe(7);
