@@ -478,7 +478,7 @@ describe('properties', () => {
 
   /** What a platform sees of a file: its pages, required memory and parameter inserts, in order. */
   function view(bytes: Uint8Array, platformType: PlatformTypeName): unknown[] {
-    return parseIgvm(bytes, { platform: platformType }).directives.flatMap((d) => {
+    return parseIgvm(bytes, { platform: platformType }).directives.flatMap((d): unknown[] => {
       switch (d.type) {
         case 'PAGE_DATA':
           return [{ gpa: d.gpa, data: Array.from(d.data), flags: d.flags, dataType: d.dataType }];
@@ -496,7 +496,7 @@ describe('properties', () => {
     // b gets no more platforms than a: with more, the reference's bit-at-a-time mask rewrite can
     // drop a platform from a shared header (pinned in 'mask and index remapping' above).
     const platformSplit = fc
-      .shuffledSubarray(X64_PLATFORMS, { minLength: 2, maxLength: 6 })
+      .shuffledSubarray([...X64_PLATFORMS], { minLength: 2, maxLength: 6 })
       .chain((types) =>
         fc.integer({ min: 1, max: types.length - 1 }).chain((k) =>
           fc.integer({ min: 1, max: Math.min(k, types.length - k) }).map((m) => ({ aTypes: types.slice(0, k), bTypes: types.slice(k, k + m) })),
