@@ -2,6 +2,7 @@
  * The machine's emulated devices on the port I/O bus, wired to the system requests. The PIC, PIT
  * (with port 0x61), IOAPIC and local APICs are KVM's in-kernel models and never reach this bus.
  */
+import { CmosRtc, RTC_DATA_PORT, RTC_INDEX_PORT } from './devices/cmos-rtc.js';
 import { DebugExit, DEBUG_EXIT_BASE, DEBUG_EXIT_PORTS } from './devices/debug-exit.js';
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from './devices/i8042.js';
 import { PciConfig, PCI_CONFIG_ADDRESS, PCI_CONFIG_DATA, PCI_CONFIG_DATA_PORTS } from './devices/pci-config.js';
@@ -38,6 +39,10 @@ export function createPlatform(w: PlatformWiring): Platform {
   const i8042 = new I8042((command) => w.requests.reset(`i8042 reset (command ${hex(command)} on port ${hex(I8042_COMMAND_PORT)})`));
   bus.register(I8042_DATA_PORT, 1, 'i8042-data', i8042.dataPort);
   bus.register(I8042_COMMAND_PORT, 1, 'i8042-command', i8042.commandPort);
+
+  const rtc = new CmosRtc();
+  bus.register(RTC_INDEX_PORT, 1, 'rtc-index', rtc.indexPort);
+  bus.register(RTC_DATA_PORT, 1, 'rtc-data', rtc.dataPort);
 
   const pci = new PciConfig();
   bus.register(PCI_CONFIG_ADDRESS, 1, 'pci-config-address', pci.addressPort);

@@ -32,9 +32,9 @@ describe('ExitDispatcher', () => {
     const lsr = m.inb(0x3fd);
     expect(m.dispatcher.dispatch(lsr)).toEqual({ kind: 'continue' });
     expect(lsr.data[0]).toBe(0x60);
-    const cmos = m.inb(0x71, 1, 2);
-    m.dispatcher.dispatch(cmos);
-    expect([...cmos.data]).toEqual([0xff, 0xff]);
+    const com2 = m.inb(0x2f8, 1, 2);
+    m.dispatcher.dispatch(com2);
+    expect([...com2.data]).toEqual([0xff, 0xff]);
     expect(m.platform.bus.stats.unclaimedReads).toBe(2);
   });
 
