@@ -58,7 +58,7 @@ export interface VmBackend {
 
 type Pending =
   | { readonly kind: 'reset'; readonly cause: string; readonly diagnose: number | undefined }
-  | { readonly kind: 'stop'; readonly status: number; readonly reason: string; readonly registersOf: number | undefined };
+  | { readonly kind: 'stop'; readonly status: number; readonly reason: string; readonly registersOf: number | 'all' | undefined };
 
 /** The reply for an exit handled on the main thread: the read data, or nothing. */
 export function replyFor(exit: VcpuExit, outcome: ExitOutcome): ExitReply {
@@ -110,7 +110,8 @@ export class RunSession implements VcpuHostEvents {
     this.watchSignals();
     if (this.options.timeoutMs !== undefined) {
       const ms = this.options.timeoutMs;
-      const timer = setTimeout(() => this.requestStop(EXIT_STATUS.TIMEOUT, `timed out after ${ms} ms`), ms);
+      // Where every vCPU was tells a hang from a slow guest.
+      const timer = setTimeout(() => this.requestStop(EXIT_STATUS.TIMEOUT, `timed out after ${ms} ms`, 'all'), ms);
       this.cleanups.push(() => clearTimeout(timer));
     }
     this.boot();
@@ -180,8 +181,8 @@ export class RunSession implements VcpuHostEvents {
     this.parkAll();
   }
 
-  /** Stop the machine; `registersOf` adds that vCPU's registers to the reason. A stop overrides a pending reset. */
-  private requestStop(status: number, reason: string, registersOf?: number): void {
+  /** Stop the machine; `registersOf` adds that vCPU's (or every vCPU's) registers to the reason. A stop overrides a pending reset. */
+  private requestStop(status: number, reason: string, registersOf?: number | 'all'): void {
     if (this.pending?.kind === 'stop' || this.phase === 'finished') return;
     this.pending = { kind: 'stop', status, reason, registersOf };
     this.parkAll();
@@ -209,12 +210,17 @@ export class RunSession implements VcpuHostEvents {
         this.boot();
         return;
       }
-      const reason = pending.registersOf === undefined ? pending.reason : `${pending.reason}\nvCPU ${pending.registersOf} registers:\n${this.registers(pending.registersOf)}`;
-      this.finish(pending.status, reason);
+      this.finish(pending.status, this.withRegisters(pending.reason, pending.registersOf));
     } catch (e) {
       this.phase = 'finished';
       this.settle?.reject(e);
     }
+  }
+
+  private withRegisters(reason: string, which: number | 'all' | undefined): string {
+    if (which === undefined) return reason;
+    const indexes = which === 'all' ? this.hosts.map((_, i) => i) : [which];
+    return [reason, ...indexes.map((i) => `vCPU ${i} registers:\n${this.registers(i)}`)].join('\n');
   }
 
   private registers(index: number): string {
