@@ -170,7 +170,8 @@ describe.skipIf(reason !== undefined)('igvm run on KVM', () => {
       const built = await buildLinuxIgvm({ kernel, kernelName: 'vmlinuz', cmdline: 'console=ttyS0 earlyprintk=serial' });
       const map = expectedMap(memory);
       const last = map[map.length - 1]!;
-      const lastLine = new RegExp(`BIOS-e820: \\[mem 0x${last.start.toString(16).padStart(16, '0')}-0x${last.end.toString(16).padStart(16, '0')}\\]`);
+      // Stop only once the table's last line is complete: its type and the line end have arrived.
+      const lastLine = new RegExp(`BIOS-e820: \\[mem 0x${last.start.toString(16).padStart(16, '0')}-0x${last.end.toString(16).padStart(16, '0')}\\] \\w+\\r?\\n`);
       const r = await igvm(['run', file('linux.igvm', built.bytes), '-m', m, '--timeout', '150'], lastLine, 160_000);
       expect(r.stdout).toContain('Linux version');
       for (const e of map) {
