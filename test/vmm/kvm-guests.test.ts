@@ -36,7 +36,9 @@ async function linuxFile() {
     kernel: new Uint8Array(readFileSync(join(cache, 'vmlinuz'))),
     kernelName: 'vmlinuz',
     initrd,
-    cmdline: 'console=ttyS0 reboot=k panic=-1',
+    // quiet: every console byte is a VM exit. pci=off: the machine has no PCI devices (as Firecracker's
+    // default command line), so the kernel need not scan all 256 buses through port I/O.
+    cmdline: 'console=ttyS0 quiet pci=off reboot=k panic=-1',
   });
 }
 
@@ -71,7 +73,6 @@ describe.skipIf(reason !== undefined)('project guests on KVM', () => {
   it.skipIf(!haveLinux || !hardware)('boots Debian Linux on two vCPUs to a busybox init that reboots', async () => {
     const { bytes } = await linuxFile();
     const { result, serial } = await run(parseIgvm(bytes), { memory: 512n << 20n, vcpus: 2, noReboot: true, timeoutMs: 120_000 });
-    expect(serial).toContain('Linux version');
     expect(serial).toMatch(/IGVM-LINUX-UP cpus=2 MemTotal: +\d+ kB/);
     expect(result).toMatchObject({ exitStatus: 0, boots: 1 });
     expect(result.reason).toContain('i8042 reset');
