@@ -88,7 +88,8 @@ function sourcesFor(kind: TestGuestKind): string[] {
   }
 }
 
-export async function buildTestGuest(kind: TestGuestKind): Promise<TestGuestFile> {
+/** `wrongExpectations` overrides what the file says the guest will see: for tests of the checker itself. */
+export async function buildTestGuest(kind: TestGuestKind, wrongExpectations: Partial<NativeVpContextX64Fields> = {}): Promise<TestGuestFile> {
   const image = await assembleGuest(sourcesFor(kind), {
     layout: kind === 'real16' ? 'reset-vector' : 'flat',
     loadAddress: LAYOUT.code,
@@ -129,7 +130,7 @@ export async function buildTestGuest(kind: TestGuestKind): Promise<TestGuestFile
     b.setNativeContext(context);
     state = applyNativeContext(resetState(), context);
   }
-  const expected = observable(state);
+  const expected = { ...observable(state), ...wrongExpectations };
   b.addPageData(LAYOUT.expect, NativeVpContextX64.encode(expected));
   return { bytes: b.serialize(), expected };
 }
