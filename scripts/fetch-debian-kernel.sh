@@ -13,16 +13,42 @@ fetch() { # fetch PACKAGE: download a .deb into a scratch folder and unpack it t
   dpkg-deb -x scratch/*.deb scratch/root
 }
 
-if [ ! -s vmlinuz ]; then
-  apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -qq
-  image=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+# The modules that let the same kernel, run by QEMU with an emulated AMD CPU, provide /dev/kvm
+# (kvm_amd on emulated SVM) and see the host's files over 9p: scripts/kvm-nested.mjs.
+nested_modules="irqbypass kvm ccp kvm-amd virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
+have_modules() { for m in $nested_modules; do [ -s "modules/$m.ko" ] || return 1; done; }
+
+if [ ! -s vmlinuz ] || ! have_modules; then
+  if [ -s vmlinuz.package ]; then
+    image=$(cat vmlinuz.package)
+  else
+    apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -qq
+    image=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  fi
   fetch "$image"
   cp scratch/root/boot/vmlinuz-* vmlinuz
   echo "$image" > vmlinuz.package
+  rm -rf modules && mkdir modules
+  for m in $nested_modules; do
+    cp "$(find scratch/root/lib/modules -name "$m.ko" | head -1)" modules/
+  done
 fi
 if [ ! -s busybox ]; then
   fetch busybox-static
   cp scratch/root/bin/busybox busybox
 fi
+# The QEMU that emulates the nested VM: 10.0 from bookworm-backports, unpacked here and used by
+# nothing else. Debian 12's QEMU 7.2 has TCG bugs that hang kvm_amd in there now and then.
+if [ ! -x qemu/usr/bin/qemu-system-x86_64 ]; then
+  rm -rf scratch qemu && mkdir -p scratch/lists/partial scratch/cache qemu
+  echo "deb http://deb.debian.org/debian bookworm-backports main" > scratch/sources.list
+  apt_private=(-o "Dir::Etc::SourceList=$PWD/scratch/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+    -o "Dir::State::Lists=$PWD/scratch/lists" -o "Dir::Cache=$PWD/scratch/cache" -o APT::Get::List-Cleanup=0)
+  apt-get "${apt_private[@]}" update -qq
+  (cd scratch && apt-get "${apt_private[@]}" download qemu-system-x86 qemu-system-data seabios)
+  for deb in scratch/*.deb; do dpkg-deb -x "$deb" qemu; done
+  qemu/usr/bin/qemu-system-x86_64 --version | head -1
+fi
 rm -rf scratch
 ls -l vmlinuz busybox
+ls modules

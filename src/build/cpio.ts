@@ -36,9 +36,9 @@ export function newc(entries: readonly CpioEntry[]): Uint8Array {
 
 /**
  * A minimal initramfs: a statically linked busybox as /bin/busybox and `init` as /init (a shell
- * script run by busybox sh), with /dev/console, /proc and /sys to mount on.
+ * script run by busybox sh), with /dev/console, /proc and /sys to mount on, and any `extra` entries.
  */
-export function busyboxInitramfs(busybox: Uint8Array, init: string): Uint8Array {
+export function busyboxInitramfs(busybox: Uint8Array, init: string, extra: readonly CpioEntry[] = []): Uint8Array {
   return newc([
     { name: 'dev', mode: 0o40755 },
     { name: 'dev/console', mode: 0o20600, rdev: [5, 1] },
@@ -47,6 +47,7 @@ export function busyboxInitramfs(busybox: Uint8Array, init: string): Uint8Array 
     { name: 'sys', mode: 0o40755 },
     { name: 'bin/busybox', mode: 0o100755, data: busybox },
     { name: 'init', mode: 0o100755, data: new TextEncoder().encode(`#!/bin/busybox sh\n${init}`) },
+    ...extra,
   ]);
 }
 
