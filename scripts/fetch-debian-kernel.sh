@@ -14,11 +14,11 @@ fetch() { # fetch PACKAGE: download a .deb into a scratch folder and unpack it t
 }
 
 # The modules that let the same kernel, run by QEMU with an emulated AMD CPU, provide /dev/kvm
-# (kvm_amd on emulated SVM) and see the host's files over 9p: scripts/kvm-nested.mjs.
-nested_modules="irqbypass kvm ccp kvm-amd virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
-have_modules() { for m in $nested_modules; do [ -s "modules/$m.ko" ] || return 1; done; }
+# (kvm_amd on emulated SVM) and see the host's files over 9p (scripts/kvm-nested.mjs), with every
+# module they depend on, as the modules' own `depends=` say.
+nested_modules="kvm-amd virtio_pci 9pnet_virtio 9p"
 
-if [ ! -s vmlinuz ] || ! have_modules; then
+if [ ! -s vmlinuz ] || [ ! -e modules/.complete ]; then
   if [ -s vmlinuz.package ]; then
     image=$(cat vmlinuz.package)
   else
@@ -29,9 +29,17 @@ if [ ! -s vmlinuz ] || ! have_modules; then
   cp scratch/root/boot/vmlinuz-* vmlinuz
   echo "$image" > vmlinuz.package
   rm -rf modules && mkdir modules
-  for m in $nested_modules; do
-    cp "$(find scratch/root/lib/modules -name "$m.ko" | head -1)" modules/
+  queue=($nested_modules)
+  while [ ${#queue[@]} -gt 0 ]; do
+    m=${queue[0]}
+    queue=("${queue[@]:1}")
+    [ -e "modules/$m.ko" ] || [ -e "modules/${m//_/-}.ko" ] && continue
+    ko=$(find scratch/root/lib/modules \( -name "$m.ko" -o -name "${m//_/-}.ko" \) | head -1)
+    [ -n "$ko" ] || { echo "fetch-debian-kernel: $image has no module $m" >&2; exit 1; }
+    cp "$ko" modules/
+    queue+=($(grep -a -o 'depends=[a-z0-9_,-]*' "$ko" | head -1 | sed 's/^depends=//' | tr ',' ' '))
   done
+  touch modules/.complete
 fi
 if [ ! -s busybox ]; then
   fetch busybox-static

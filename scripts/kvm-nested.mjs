@@ -11,15 +11,33 @@
 // COMMAND runs in the repository with the caller's PATH and HOME; its output is this script's
 // output; the exit status is COMMAND's, 124 when the time runs out, 125 when the VM cannot start.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const repo = resolve(import.meta.dirname, '..');
 const cache = join(repo, 'build/cache');
 const work = join(repo, 'build/nested');
-/** In load order: kvm_amd and its dependencies, then virtio-pci and 9p for the shared filesystem. */
-export const NESTED_MODULES = ['irqbypass', 'kvm', 'ccp', 'kvm-amd', 'virtio', 'virtio_ring', 'virtio_pci_modern_dev',
-  'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
+/** The modules the VM loads: kvm_amd for /dev/kvm, virtio-pci and 9p for the shared filesystem. */
+const WANTED_MODULES = ['kvm-amd', 'virtio_pci', '9pnet_virtio', '9p'];
+const moduleName = (file) => file.replace(/\.ko$/, '').replaceAll('-', '_');
+
+/** build/cache/modules in an order insmod accepts: each after those its `depends=` names. */
+export function moduleLoadOrder() {
+  const dir = join(cache, 'modules');
+  const files = new Map(readdirSync(dir).filter((f) => f.endsWith('.ko')).map((f) => [moduleName(f), f]));
+  const order = [];
+  const visit = (name, chain) => {
+    if (order.includes(files.get(name))) return;
+    const file = files.get(name);
+    if (!file) throw new Error(`module ${name} (needed by ${chain.join(' <- ') || 'the VM'}) is not in build/cache/modules: run scripts/fetch-debian-kernel.sh`);
+    if (chain.includes(name)) throw new Error(`modules depend on each other in a circle: ${[...chain, name].join(' -> ')}`);
+    const depends = /depends=([a-z0-9_,-]*)/.exec(readFileSync(join(dir, file), 'latin1'))?.[1] ?? '';
+    for (const d of depends.split(',').filter(Boolean)) visit(moduleName(d), [...chain, name]);
+    order.push(file);
+  };
+  for (const m of WANTED_MODULES) visit(moduleName(m), []);
+  return order;
+}
 
 /**
  * The QEMU that emulates the machine, and where its firmware is: IGVM_NESTED_QEMU names an unpacked
@@ -36,8 +54,13 @@ function qemuCommand() {
 /** Why the nested VM cannot start here, or undefined. */
 export function nestedSkipReason() {
   if (spawnSync(qemuCommand().binary, ['--version'], { stdio: 'ignore' }).status !== 0) return 'no QEMU: run scripts/fetch-debian-kernel.sh (or apt-get install qemu-system-x86)';
-  for (const f of ['vmlinuz', 'busybox', ...NESTED_MODULES.map((m) => `modules/${m}.ko`)]) {
+  for (const f of ['vmlinuz', 'busybox', 'modules/.complete']) {
     if (!existsSync(join(cache, f))) return `build/cache/${f} is missing (run scripts/fetch-debian-kernel.sh)`;
+  }
+  try {
+    moduleLoadOrder();
+  } catch (e) {
+    return e.message;
   }
   if (!existsSync(join(repo, 'dist/build/cpio.js'))) return 'dist/ is not built (npm run build)';
   return undefined;
@@ -45,8 +68,8 @@ export function nestedSkipReason() {
 
 const quote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
 
-function initScript() {
-  const insmods = NESTED_MODULES.map((m) => `insmod /mod/${m}.ko || fail "cannot load ${m}"`).join('\n');
+function initScript(modules) {
+  const insmods = modules.map((m) => `insmod /mod/${m} || fail "cannot load ${m}"`).join('\n');
   return `/bin/busybox --install -s /bin
 fail() { echo "kvm-nested: $*"; poweroff -f; }
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -74,9 +97,10 @@ echo $? > ${quote(status)}
 async function initramfs() {
   const { busyboxInitramfs } = await import(join(repo, 'dist/build/cpio.js'));
   const file = (name) => new Uint8Array(readFileSync(join(cache, name)));
-  return busyboxInitramfs(file('busybox'), initScript(), [
+  const modules = moduleLoadOrder();
+  return busyboxInitramfs(file('busybox'), initScript(modules), [
     { name: 'mod', mode: 0o40755 },
-    ...NESTED_MODULES.map((m) => ({ name: `mod/${m}.ko`, mode: 0o100644, data: file(`modules/${m}.ko`) })),
+    ...modules.map((m) => ({ name: `mod/${m}`, mode: 0o100644, data: file(`modules/${m}`) })),
   ]);
 }
 
@@ -113,7 +137,7 @@ export async function runNested(argv, { timeoutSec = 1200, env = {}, output = pr
   // Whole lines, without the firmware's screen control sequences and the tty's carriage returns.
   const decoder = new TextDecoder();
   let partial = '';
-  const emit = (text) => output.write(text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r/g, ''));
+  const emit = (text) => output.write(text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r/g, '').replace(/^\[ *[0-9.]+\] reboot: Power down\n?/m, ''));
   qemu.stdout.on('data', (d) => {
     const lines = (partial + decoder.decode(d, { stream: true })).split('\n');
     partial = lines.pop();
