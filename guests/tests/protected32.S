@@ -4,13 +4,8 @@
  * switches to long mode (lib/enter64.S) and compares them with the values baked into the file.
  */
 	.code32
-	.set SEEN, 0x8800
-	.set MSR_EFER, 0xc0000080
 
-	.macro save32 reg, off
-	movl	\reg, SEEN + \off
-	movl	$0, SEEN + \off + 4
-	.endm
+	.include "save32.inc"
 
 	.text
 	.globl _start
@@ -38,20 +33,7 @@ _start:
 	mov	%ax, SEEN + 0x9e
 	mov	scratch + 2, %eax
 	save32	%eax, 0xa0
-	mov	%cs, %ax
-	mov	%ax, SEEN + 0xa8
-	mov	%ds, %ax
-	mov	%ax, SEEN + 0xb4
-	mov	%cr0, %eax
-	save32	%eax, 0xc8
-	mov	%cr3, %eax
-	save32	%eax, 0xd0
-	mov	%cr4, %eax
-	save32	%eax, 0xd8
-	mov	$MSR_EFER, %ecx
-	rdmsr
-	mov	%eax, SEEN + 0xe0
-	mov	%edx, SEEN + 0xe4
+	save_system32
 	/* r8-r15 and the GS base are not visible in 32-bit mode: the test expects what 64-bit code sees */
 	jmp	enter64_and_check
 

@@ -7,19 +7,14 @@
  * into the file. EDX holds the CPUID signature after a reset, which depends on the host CPU: the
  * guest records the expected value in its place, so EDX is not compared.
  */
-	.set SEEN, 0x8800
 	.set EXPECT, 0x8000
 	.set GDT_BASE, 0x7000
 	.set GDT_LIMIT, 31
 	.set PSEUDO, 0x8f00		/* where the GDTR image for LGDT is built */
-	.set MSR_EFER, 0xc0000080
 	.set RESET_VECTOR_IP, 0xfff0
 	.set CALL_LENGTH, 3
 
-	.macro save32 reg, off
-	movl	\reg, SEEN + \off
-	movl	$0, SEEN + \off + 4
-	.endm
+	.include "save32.inc"
 
 	.code16
 	.text
@@ -52,20 +47,7 @@ _start:
 	movw	%ax, SEEN + 0x9e
 	movl	PSEUDO + 2, %eax
 	save32	%eax, 0xa0
-	mov	%cs, %ax
-	mov	%ax, SEEN + 0xa8
-	mov	%ds, %ax
-	mov	%ax, SEEN + 0xb4
-	mov	%cr0, %eax
-	save32	%eax, 0xc8
-	mov	%cr3, %eax
-	save32	%eax, 0xd0
-	mov	%cr4, %eax
-	save32	%eax, 0xd8
-	mov	$MSR_EFER, %ecx
-	rdmsr
-	movl	%eax, SEEN + 0xe0
-	movl	%edx, SEEN + 0xe4
+	save_system32
 
 	/* to protected mode: flat 32-bit code at selector 0x18 of the file's GDT */
 	movw	$GDT_LIMIT, PSEUDO

@@ -74,7 +74,7 @@ export async function assembleGuest(sources: readonly string[], options: Assembl
     const objects: string[] = [];
     for (const [i, source] of sources.entries()) {
       const object = path.join(work, `${i}.o`);
-      await tool('as', ['--64', ...defines, '-o', object, path.join(GUESTS_DIR, source)], work);
+      await tool('as', ['--64', '-I', path.join(GUESTS_DIR, 'lib'), ...defines, '-o', object, path.join(GUESTS_DIR, source)], work);
       objects.push(object);
     }
     const elf = path.join(work, 'guest.elf');
