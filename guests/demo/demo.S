@@ -4,12 +4,12 @@
  * entry mode, RIP, control registers, EFER, descriptor tables, selectors, the memory-map parameter
  * as a table with the total RAM, and the vCPU count.
  *
- * Contract with the file (see src/build/demo-guest.ts): %rsi = GPA of the inserted parameter area,
- * which holds the VP count (u32) at offset 0 and the memory map (24-byte entries) at offset 64.
+ * Contract with the file (see src/build/boot-parameters.ts): %rsi = GPA of the memory-map page
+ * (24-byte entries from offset 0); the VP count (u32) is at the start of the next page.
  */
 	.code64
-	.set PARAM_VP_COUNT, 0
-	.set PARAM_MEMORY_MAP, 64
+	.set PARAM_VP_COUNT, 0x1000
+	.set PARAM_MEMORY_MAP, 0
 	.set MSR_EFER, 0xc0000080
 
 	.text

@@ -2,7 +2,8 @@
  * Boot shim for `igvm build linux`: runs first, in 64-bit long mode, straight from the IGVM native
  * VP context, and hands over to a stock Linux kernel through the 64-bit boot protocol
  * (Documentation/arch/x86/boot.rst). It reads the parameters the IGVM loader filled at boot time
- * (%rsi = the parameter area: VP count at offset 0, memory map at offset 64), then
+ * (%rsi = the memory-map page, entries from offset 0; the VP count starts the next page: see
+ * src/build/boot-parameters.ts for why two areas), then
  *   - converts the IGVM memory map into boot_params.e820_table (the kernel's view of RAM: it comes
  *     from `igvm run -m`, not from the build),
  *   - writes an Intel MultiProcessor table (floating pointer at the end of base memory) describing
@@ -12,8 +13,8 @@
  * The builder fills the `config` block below.
  */
 	.code64
-	.set PARAM_VP_COUNT, 0
-	.set PARAM_MEMORY_MAP, 64
+	.set PARAM_VP_COUNT, 0x1000
+	.set PARAM_MEMORY_MAP, 0
 	.set MEMORY_MAP_ENTRY, 24
 	.set BP_E820_ENTRIES, 0x1e8
 	.set BP_E820_TABLE, 0x2d0
@@ -42,7 +43,7 @@ config_mp_table:	.quad	0	/* where the MP floating pointer goes (16-byte aligned,
 
 main:
 	cld
-	mov	%rsi, %r12			/* IGVM parameter area */
+	mov	%rsi, %r12			/* IGVM parameter pages */
 	mov	config_boot_params(%rip), %r13
 
 	/* e820 from the IGVM memory map; the map ends at an entry with no pages, or at 128 entries */

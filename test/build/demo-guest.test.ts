@@ -24,7 +24,7 @@ describe.skipIf(!binutils)('demo guest', () => {
     expect(bootCpu.rip).toBe(DEMO_LAYOUT.code);
     expect(bootCpu.gprs.rsi).toBe(DEMO_LAYOUT.parameters);
     expect(bootCpu.segments.cs.long).toBe(true);
-    const params = machine.read(DEMO_LAYOUT.parameters, 4096);
+    const params = machine.read(DEMO_LAYOUT.parameters, 8192);
     const dv = new DataView(params.buffer);
     expect(dv.getUint32(DEMO_PARAMETERS.vpCount, true)).toBe(2);
     expect(dv.getBigUint64(DEMO_PARAMETERS.memoryMap + 8, true)).toBe((512n << 20n) >> 12n);

@@ -57,7 +57,7 @@ describe.skipIf(!binutils)('igvm build linux', () => {
     expect(u32(bp, 0x21c)).toBe(100_000);
     expect(m.read(0x140_0000n + 99_999n, 2)).toEqual(Uint8Array.of(0x5a, 0));
     // The loader filled the parameters the shim turns into e820 and the MP table.
-    const params = m.read(LINUX_LAYOUT.parameters, 4096);
+    const params = m.read(LINUX_LAYOUT.parameters, 8192);
     expect(u32(params, LINUX_PARAMETERS.vpCount)).toBe(4);
     expect(new DataView(params.buffer).getBigUint64(LINUX_PARAMETERS.memoryMap + 8, true)).toBe((256n << 20n) >> 12n);
     // The shim's configuration block points at boot_params, the kernel entry and the MP table.

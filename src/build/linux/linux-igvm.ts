@@ -15,6 +15,7 @@
 import { longMode64Context } from '../../arch/x86/native-context.js';
 import { IgvmBuilder } from '../../format/index.js';
 import { readElf } from '../elf.js';
+import { addBootParameters, BOOT_PARAMETERS } from '../boot-parameters.js';
 import { identityPageTables } from '../long-mode.js';
 import { putBytes, sortedPages, type Pages } from '../pages.js';
 import { assembleGuest } from '../toolchain.js';
@@ -26,7 +27,8 @@ export const LINUX_LAYOUT = {
   pageTables: 0x1000n,
   gdt: 0x7000n,
   bootParams: 0x8000n,
-  parameters: 0x9000n,
+  /** The memory-map page, then the VP-count page (boot-parameters.ts). */
+  parameters: 0xc000n,
   cmdline: 0x2_0000n,
   stack: 0x8_0000n,
   /** The MP floating pointer goes in the last KiB of base memory, where Linux looks for it. */
@@ -34,8 +36,8 @@ export const LINUX_LAYOUT = {
   shim: 0x10_0000n,
 } as const;
 
-/** Offsets in the IGVM parameter area, as guests/linux/shim.S reads them. */
-export const LINUX_PARAMETERS = { vpCount: 0, memoryMap: 64 } as const;
+/** Offsets from LINUX_LAYOUT.parameters, as guests/linux/shim.S reads them. */
+export const LINUX_PARAMETERS = BOOT_PARAMETERS;
 
 /** The Linux boot protocol's GDT: __BOOT_CS = 0x10 (64-bit code), __BOOT_DS = 0x18. */
 const BOOT_CS = 0x10;
@@ -173,10 +175,7 @@ export async function buildLinuxIgvm(options: LinuxBuildOptions): Promise<{ byte
   for (const gpa of sortedPages(kernelPages)) b.addPageData(gpa, kernelPages.get(gpa)!);
   if (initrd && options.initrd) b.addPageData(initrd.gpa, options.initrd);
 
-  const area = b.addParameterArea(4096n);
-  b.addParameter('VP_COUNT_PARAMETER', area, LINUX_PARAMETERS.vpCount);
-  b.addParameter('MEMORY_MAP', area, LINUX_PARAMETERS.memoryMap);
-  b.addParameterInsert(area, LINUX_LAYOUT.parameters);
+  addBootParameters(b, LINUX_LAYOUT.parameters);
   b.setNativeContext(
     longMode64Context({
       entry: shim.symbols.get('_start')!,
