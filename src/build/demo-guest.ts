@@ -4,7 +4,9 @@
  */
 import { IgvmBuilder } from '../format/index.js';
 import { addBootParameters, BOOT_PARAMETERS } from './boot-parameters.js';
+import { LOADER_NAMES } from '../loader/index.js';
 import { addLongModeEntry } from './long-mode.js';
+import { checkBuiltFile } from './loader-check.js';
 import { assembleGuest } from './toolchain.js';
 
 export const DEMO_LAYOUT = {
@@ -33,5 +35,5 @@ export async function buildDemoIgvm(): Promise<Uint8Array> {
   b.addPageData(image.loadAddress, image.bytes);
   addBootParameters(b, DEMO_LAYOUT.parameters);
   b.setNativeContext(context);
-  return b.serialize();
+  return checkBuiltFile(b.serialize(), LOADER_NAMES, 'the demo file');
 }

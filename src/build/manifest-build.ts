@@ -18,7 +18,9 @@ import {
   type PageDataTypeName,
   type PlatformTypeName,
 } from '../format/index.js';
+import { LOADER_NAMES } from '../loader/index.js';
 import { readElf, type ElfImage } from './elf.js';
+import { checkBuiltFile } from './loader-check.js';
 import { putBytes, sortedPages, type Pages } from './pages.js';
 import { flatGdt64, GDT_SELECTORS, identityPageTables } from './long-mode.js';
 import { ManifestError, PARAMETER_KINDS, parseManifest, type ManifestValue, type PayloadValue } from './manifest.js';
@@ -161,6 +163,8 @@ export async function buildFromManifest(manifestPath: string): Promise<BuildResu
   );
 
   const bytes = guard('', fail, () => b.serialize());
+  const loaders = manifest.loaders ?? (manifest.platforms.includes('native') ? LOADER_NAMES : []);
+  guard('loaders', fail, () => checkBuiltFile(bytes, loaders, 'the file'));
   return { bytes, summary: { ...summary, pages: b.build().directives.filter((d) => d.type === 'PAGE_DATA').length } };
 }
 

@@ -128,6 +128,8 @@ export const Manifest = z
       .default([]),
     parameterAreas: z.array(ParameterArea).default([]),
     boot: Boot.optional(),
+    /** Loaders the file must load on as written (igvm check); default: all of them for a native file. */
+    loaders: z.array(z.enum(['qemu-10.2', 'igvm-ts', 'spec'])).optional(),
   })
   .strict();
 

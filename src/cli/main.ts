@@ -7,11 +7,19 @@
  * Every failure is one line on stderr, never a stack trace.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, oneLine, reportError } from './exit.js';
 
 /** Keep in sync with PLATFORM_OPTION in commands/common.ts (not imported here, to keep startup light). */
 const PLATFORM_CHOICES = ['native', 'snp', 'tdx', 'vbs', 'sev', 'sev-es', 'cca'];
+
+/** Keep in sync with LOADER_NAMES in loader/compat.ts (not imported here, to keep startup light). */
+const LOADER_CHOICES = ['qemu-10.2', 'igvm-ts', 'spec'];
+
+function collectLoader(value: string, previous: string[]): string[] {
+  if (!LOADER_CHOICES.includes(value)) throw new InvalidArgumentError(`Allowed choices are ${LOADER_CHOICES.join(', ')}.`);
+  return [...previous, value];
+}
 
 function packageVersion(): string {
   try {
@@ -55,6 +63,16 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .action(async (file: string, opts: { lenient?: boolean }) => {
       const { validateCommand } = await import('./commands/validate.js');
       setExitCode(await validateCommand(file, opts));
+    });
+
+  program
+    .command('check')
+    .description('what native-mode loaders would refuse or mishandle; exit 1 if the file fails on one')
+    .argument('<file>', 'IGVM file')
+    .option('--loader <name>', `${LOADER_CHOICES.join(', ')} (repeatable; default: all)`, collectLoader, [])
+    .action(async (file: string, opts: { loader: string[] }) => {
+      const { checkCommand } = await import('./commands/check.js');
+      setExitCode(await checkCommand(file, { loader: opts.loader as ('qemu-10.2' | 'igvm-ts' | 'spec')[] }));
     });
 
   program

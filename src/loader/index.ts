@@ -5,3 +5,13 @@ export { SparseMachine, RamMap, type GuestMachine, type ProbeResult } from './ma
 export { buildMadt } from './madt.js';
 export { memoryMapEntries, encodeMemoryMap, memoryMapCapacity, type MemoryMapEntryValue } from './memory-map.js';
 export * from './report.js';
+export {
+  checkLoaderCompat,
+  failsOn,
+  formatCompatWarning,
+  isLoaderName,
+  LOADER_NAMES,
+  type CompatEffect,
+  type CompatWarning,
+  type LoaderName,
+} from './compat.js';

@@ -52,7 +52,8 @@ describe('igvm build manifests', () => {
       ],
       requiredMemory: [{ gpa: 0, size: '2M' }],
       parameterAreas: [
-        { size: '4K', insertAt: '0x9000', parameters: [{ type: 'vp-count' }, { type: 'memory-map', offset: 64 }] },
+        { size: '4K', insertAt: '0x9000', parameters: [{ type: 'memory-map' }] },
+        { size: '4K', insertAt: '0xa000', parameters: [{ type: 'vp-count' }] },
       ],
       boot: { preset: 'long64', stack: '0x80000', registers: { rsi: '0x9000' } },
     };
@@ -72,7 +73,8 @@ describe('igvm build manifests', () => {
     expect(bootCpu.cr3).toBe(0x2000n);
     expect([...m.read(0x100000n, 3)]).toEqual([...CODE]);
     expect([...m.read(0x300000n, 4)]).toEqual([0xde, 0xad, 0xbe, 0xef]);
-    expect(new DataView(m.read(0x9000n, 4).buffer).getUint32(0, true)).toBe(2);
+    expect(new DataView(m.read(0xa000n, 4).buffer).getUint32(0, true)).toBe(2);
+    expect(new DataView(m.read(0x9000n, 16).buffer).getBigUint64(8, true)).toBe((256n << 20n) >> 12n);
     expect(report.requiredMemory).toHaveLength(1);
     const unmeasured = parsed.directives.find((d) => d.type === 'PAGE_DATA' && d.gpa === 0x300000n);
     expect(unmeasured?.type === 'PAGE_DATA' && unmeasured.flags.unmeasured).toBe(true);
@@ -101,7 +103,10 @@ describe('igvm build manifests', () => {
     const built = await buildFromManifest(
       manifestIn(dir, {
         payloads: [{ type: 'elf', file: 'demo.elf' }],
-        parameterAreas: [{ size: '4K', insertAt: '0x9000', parameters: [{ type: 'vp-count' }, { type: 'memory-map', offset: 64 }] }],
+        parameterAreas: [
+          { size: '4K', insertAt: '0x9000', parameters: [{ type: 'memory-map' }] },
+          { size: '4K', insertAt: '0xa000', parameters: [{ type: 'vp-count' }] },
+        ],
         boot: { preset: 'long64', entry: { symbol: '_start' }, pageTables: { gpa: '0x10000', pageSize: '4K', mapSize: '16M' }, stack: '0x80000', registers: { rsi: '0x9000' } },
       }),
     );
@@ -147,6 +152,20 @@ describe('igvm build manifests', () => {
       /outside parameter area/,
     );
     await expectManifestError({}, code, '', /no file data/);
+  });
+
+  it('refuses to write a file that a loader it targets would misread, unless "loaders" leaves that loader out', async () => {
+    const code = { 'code.bin': CODE };
+    const shared = {
+      payloads: [{ type: 'flat', file: 'code.bin', gpa: '0x100000' }],
+      parameterAreas: [{ size: '4K', insertAt: '0x9000', parameters: [{ type: 'vp-count' }, { type: 'memory-map', offset: 64 }] }],
+    };
+    await expectManifestError(shared, code, 'loaders', /header #4 \(MEMORY_MAP\): qemu-10\.2 mishandles it: QEMU ignores byte_offset 0x40/);
+    const dir = workdir(code);
+    const built = await buildFromManifest(manifestIn(dir, { ...shared, loaders: ['igvm-ts', 'spec'] }));
+    expect(parseIgvm(built.bytes).directives.some((d) => d.type === 'MEMORY_MAP' && d.byteOffset === 64)).toBe(true);
+    // A file for other platforms only is not checked against the native loaders by default.
+    await buildFromManifest(manifestIn(workdir(code), { platforms: ['sev-snp'], payloads: shared.payloads }));
   });
 
   it('refuses ELF files that are not x86-64 executables, naming the offset', async () => {

@@ -16,6 +16,8 @@ import { longMode64Context } from '../../arch/x86/native-context.js';
 import { IgvmBuilder } from '../../format/index.js';
 import { readElf } from '../elf.js';
 import { addBootParameters, BOOT_PARAMETERS } from '../boot-parameters.js';
+import { LOADER_NAMES } from '../../loader/index.js';
+import { checkBuiltFile } from '../loader-check.js';
 import { identityPageTables } from '../long-mode.js';
 import { putBytes, sortedPages, type Pages } from '../pages.js';
 import { assembleGuest } from '../toolchain.js';
@@ -189,7 +191,7 @@ export async function buildLinuxIgvm(options: LinuxBuildOptions): Promise<{ byte
     }),
   );
   return {
-    bytes: b.serialize(),
+    bytes: checkBuiltFile(b.serialize(), LOADER_NAMES, `the Linux file for ${name}`),
     summary: {
       protocol: `${h.version >> 8}.${(h.version & 0xff).toString().padStart(2, '0')}`,
       compression: bz.compression,

@@ -1,5 +1,6 @@
 /** `igvm build linux --kernel bzImage [--initrd FILE] [--cmdline STR] [--compressed] -o linux.igvm`. */
 import { InputFileError } from '../../build/input-error.js';
+import { LoaderCompatError } from '../../build/loader-check.js';
 import { buildLinuxIgvm } from '../../build/linux/linux-igvm.js';
 import { ToolchainError } from '../../build/toolchain.js';
 import { CliError, ExitCode, usageError } from '../exit.js';
@@ -32,7 +33,7 @@ export async function buildLinuxCommand(options: BuildLinuxOptions): Promise<num
       compressed: options.compressed === true,
     });
   } catch (e) {
-    if (e instanceof InputFileError) throw new CliError(e.message, ExitCode.INVALID);
+    if (e instanceof InputFileError || e instanceof LoaderCompatError) throw new CliError(e.message, ExitCode.INVALID);
     if (e instanceof ToolchainError) throw new CliError(e.message, ExitCode.USAGE);
     throw e;
   }

@@ -1,0 +1,33 @@
+/**
+ * `igvm check FILE [--loader NAME]...`: what each named native-mode loader (default: all of them)
+ * would refuse or mishandle in the file, one line per finding with the header index; exit 1 when
+ * the file fails on a named loader, 0 when it loads as written on all of them.
+ */
+import { parseIgvm } from '../../format/index.js';
+import { checkLoaderCompat, formatCompatWarning, LOADER_NAMES, type LoaderName } from '../../loader/index.js';
+import { ExitCode, oneLine } from '../exit.js';
+import { readInput, toCliError } from './common.js';
+
+export interface CheckOptions {
+  readonly loader?: readonly LoaderName[];
+}
+
+export async function checkCommand(file: string, options: CheckOptions): Promise<number> {
+  const loaders = options.loader && options.loader.length > 0 ? [...new Set(options.loader)] : [...LOADER_NAMES];
+  const bytes = await readInput(file);
+  let parsed;
+  try {
+    parsed = parseIgvm(bytes);
+  } catch (e) {
+    throw toCliError(e, file) ?? e;
+  }
+  const warnings = checkLoaderCompat(parsed, loaders);
+  for (const w of warnings) process.stdout.write(`${file}: ${oneLine(formatCompatWarning(w))}\n`);
+  if (warnings.length > 0) {
+    const failing = loaders.filter((l) => warnings.some((w) => w.loader === l));
+    process.stdout.write(`${file}: fails on ${failing.join(', ')}\n`);
+    return ExitCode.INVALID;
+  }
+  process.stdout.write(`${file}: loads as written on ${loaders.join(', ')}\n`);
+  return ExitCode.OK;
+}
