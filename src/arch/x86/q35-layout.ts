@@ -1,7 +1,7 @@
 /**
- * The guest physical memory layout of the machine igvm-ts emulates, after QEMU's q35: RAM from 0 up
- * to 2 GiB below 4 GiB and the rest above 4 GiB, the 32-bit PCI hole between, and fixed device
- * ranges near the top of 4 GiB. Every magic address lives here.
+ * The guest physical memory layout of the machine igvm-ts emulates, after QEMU's q35: RAM from 0,
+ * all of it below 4 GiB up to 2.75 GiB, else 2 GiB below and the rest above 4 GiB; the 32-bit PCI
+ * hole between, and fixed device ranges near the top of 4 GiB. Every magic address lives here.
  */
 
 export const KiB = 1024n;
@@ -9,7 +9,9 @@ export const MiB = 1024n * KiB;
 export const GiB = 1024n * MiB;
 export const FOUR_GIB = 4n * GiB;
 
-/** RAM below 4 GiB ends here at the latest; the rest goes above 4 GiB. */
+/** With this much RAM or more, RAM below 4 GiB ends at LOW_RAM_LIMIT and the rest goes above 4 GiB. */
+export const LOW_RAM_SPLIT = 0xb000_0000n;
+/** RAM below 4 GiB ends here when it is split (q35's lowmem). */
 export const LOW_RAM_LIMIT = 2n * GiB;
 export const IOAPIC_BASE = 0xfec0_0000n;
 export const IOAPIC_SIZE = 0x1000n;
@@ -48,7 +50,8 @@ export function q35Layout(ramSize: bigint): MachineLayout {
   if (ramSize <= 0n || ramSize % (4n * KiB) !== 0n) {
     throw new RangeError(`memory size ${ramSize} must be a positive multiple of 4 KiB`);
   }
-  const low = ramSize < LOW_RAM_LIMIT ? ramSize : LOW_RAM_LIMIT;
+  // As pc_q35_init: up to 2.75 GiB all below 4 GiB, from there 2 GiB below and the rest above.
+  const low = ramSize < LOW_RAM_SPLIT ? ramSize : LOW_RAM_LIMIT;
   const high = ramSize - low;
   const ram = [{ gpa: 0n, size: low }, ...(high > 0n ? [{ gpa: FOUR_GIB, size: high }] : [])];
   const e820: E820Entry[] = [
