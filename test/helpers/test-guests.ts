@@ -88,8 +88,16 @@ function sourcesFor(kind: TestGuestKind): string[] {
   }
 }
 
-/** `wrongExpectations` overrides what the file says the guest will see: for tests of the checker itself. */
-export async function buildTestGuest(kind: TestGuestKind, wrongExpectations: Partial<NativeVpContextX64Fields> = {}): Promise<TestGuestFile> {
+/**
+ * `wrongExpectations` overrides what the file says the guest will see: for tests of the checker itself.
+ * `context` overrides fields of the VP context (and so of what the guest expects), e.g. a `gsBase`
+ * equal to the data base for loaders that ignore gs_base.
+ */
+export async function buildTestGuest(
+  kind: TestGuestKind,
+  wrongExpectations: Partial<NativeVpContextX64Fields> = {},
+  context: Partial<NativeVpContextX64Fields> = {},
+): Promise<TestGuestFile> {
   const image = await assembleGuest(sourcesFor(kind), {
     layout: kind === 'real16' ? 'reset-vector' : 'flat',
     loadAddress: LAYOUT.code,
@@ -112,7 +120,7 @@ export async function buildTestGuest(kind: TestGuestKind, wrongExpectations: Par
     state = resetState();
   } else {
     const entry = image.symbols.get('_start')!;
-    const context: NativeVpContextX64Fields =
+    const fields: NativeVpContextX64Fields =
       kind === 'protected32'
         ? {
             ...protectedMode32Context({ entry, stack: LAYOUT.stack, gdtrBase: LAYOUT.gdt, gdtrLimit: gdtLimit, codeSelector: GDT_SELECTORS.code32 }),
@@ -127,8 +135,8 @@ export async function buildTestGuest(kind: TestGuestKind, wrongExpectations: Par
             idtrLimit: 0xfff,
             gsBase: 0xffff_8000_0012_3000n,
           };
-    b.setNativeContext(context);
-    state = applyNativeContext(resetState(), context);
+    b.setNativeContext({ ...fields, ...context });
+    state = applyNativeContext(resetState(), { ...fields, ...context });
   }
   const expected = { ...observable(state), ...wrongExpectations };
   b.addPageData(LAYOUT.expect, NativeVpContextX64.encode(expected));
