@@ -274,6 +274,18 @@ const ROWS: Row[] = [
     qemuRefuses: /0xFEE01000 due to existing non-RAM region/,
   },
   {
+    row: 'PAGE_DATA in KVM\'s identity-map/TSS pages: igvm-ts refuses it, QEMU has RAM there',
+    build: () => demoVariant({ extra: (b) => b.addPageData(0xfeff_c000n, Uint8Array.of(1)) }),
+    igvmTsRefuses: true,
+  },
+  {
+    row: 'GUEST_POLICY of a SEV-SNP platform beside NATIVE: both skip it',
+    build: () => demoVariant({ extra: (b) => {
+      const snp = b.addPlatform('SEV_SNP');
+      b.addGuestPolicy(0x30000n, snp);
+    } }),
+  },
+  {
     row: 'REQUIRED_MEMORY outside RAM: both create RAM there, not in the memory map',
     build: () => demoVariant({ extra: (b) => b.addRequiredMemory(0x80_0000_0000n, 2 << 20) }),
     serial: /    0x0-0xfffffff  MEMORY\n(    0x[0-9a-f]+-0x[0-9a-f]+  PLATFORM_RESERVED\n)*  total RAM      256 MiB\n/,
