@@ -171,6 +171,21 @@ const MAP_AT = DEMO_LAYOUT.parameters + BigInt(BOOT_PARAMETERS.memoryMap);
 const VPS_AT = DEMO_LAYOUT.parameters + BigInt(BOOT_PARAMETERS.vpCount);
 
 /**
+ * The memory-map area at MAP_AT (the map at `mapOffset`) and a second area at VPS_AT with
+ * `second.type` at offset 0 and `second.initialData`.
+ */
+function parameterPages(mapOffset: number, second: { type?: 'VP_COUNT_PARAMETER' | 'ENVIRONMENT_INFO_PARAMETER'; initialData?: Uint8Array }) {
+  return (b: IgvmBuilder) => {
+    const map = b.addParameterArea(4096n);
+    b.addParameter('MEMORY_MAP', map, mapOffset);
+    b.addParameterInsert(map, MAP_AT);
+    const other = b.addParameterArea(4096n, second.initialData ? { initialData: second.initialData } : {});
+    if (second.type) b.addParameter(second.type, other, 0);
+    b.addParameterInsert(other, VPS_AT);
+  };
+}
+
+/**
  * The demo with its context and code, and the parameter pages as `parameters` lays them out
  * (the builders' layout by default); `extra` adds headers.
  */
@@ -179,17 +194,7 @@ function demoVariant(options: { parameters?: (b: IgvmBuilder) => void; extra?: (
   b.addPlatform('NATIVE');
   const context = addLongModeEntry(b, { entry: DEMO_LAYOUT.code, pageTables: { base: DEMO_LAYOUT.pageTables, pageSize: '2M' }, gdtBase: DEMO_LAYOUT.gdt, stack: DEMO_LAYOUT.stack, rsi: DEMO_LAYOUT.parameters });
   b.addPageData(DEMO_LAYOUT.code, demoImage!.bytes);
-  const parameters =
-    options.parameters ??
-    ((bb: IgvmBuilder) => {
-      const map = bb.addParameterArea(4096n);
-      bb.addParameter('MEMORY_MAP', map, 0);
-      bb.addParameterInsert(map, MAP_AT);
-      const vps = bb.addParameterArea(4096n);
-      bb.addParameter('VP_COUNT_PARAMETER', vps, 0);
-      bb.addParameterInsert(vps, VPS_AT);
-    });
-  parameters(b);
+  (options.parameters ?? parameterPages(0, { type: 'VP_COUNT_PARAMETER' }))(b);
   b.setNativeContext(context);
   options.extra?.(b, context);
   return b.serialize();
@@ -220,41 +225,21 @@ const u32At = (m: SparseMachine, gpa: bigint) => new DataView(m.read(gpa, 4).buf
 const ROWS: Row[] = [
   {
     row: 'MEMORY_MAP at byte_offset 0x40: QEMU writes it at offset 0, igvm-ts at 0x40',
-    build: () => demoVariant({ parameters: (b) => {
-      const map = b.addParameterArea(4096n);
-      b.addParameter('MEMORY_MAP', map, 0x40);
-      b.addParameterInsert(map, MAP_AT);
-      const vps = b.addParameterArea(4096n);
-      b.addParameter('VP_COUNT_PARAMETER', vps, 0);
-      b.addParameterInsert(vps, VPS_AT);
-    } }),
+    build: () => demoVariant({ parameters: parameterPages(0x40, { type: 'VP_COUNT_PARAMETER' }) }),
     serial: /memory map \(IGVM MEMORY_MAP parameter\):\n    0x0-0xfffffff  MEMORY\n/,
     u32: { gpa: MAP_AT + 0x40n + 8n, value: 0x10000 },
     qemuMishandles: true,
   },
   {
     row: 'PARAMETER_AREA with initial contents: QEMU starts it zeroed, igvm-ts from the file',
-    build: () => demoVariant({ parameters: (b) => {
-      const map = b.addParameterArea(4096n);
-      b.addParameter('MEMORY_MAP', map, 0);
-      b.addParameterInsert(map, MAP_AT);
-      const vps = b.addParameterArea(4096n, { initialData: Uint8Array.of(7) });
-      b.addParameterInsert(vps, VPS_AT);
-    } }),
+    build: () => demoVariant({ parameters: parameterPages(0, { initialData: Uint8Array.of(7) }) }),
     serial: /vCPUs +0\n/,
     u32: { gpa: VPS_AT, value: 7 },
     qemuMishandles: true,
   },
   {
     row: 'ENVIRONMENT_INFO_PARAMETER: both write memory_is_shared = 1',
-    build: () => demoVariant({ parameters: (b) => {
-      const map = b.addParameterArea(4096n);
-      b.addParameter('MEMORY_MAP', map, 0);
-      b.addParameterInsert(map, MAP_AT);
-      const env = b.addParameterArea(4096n);
-      b.addParameter('ENVIRONMENT_INFO_PARAMETER', env, 0);
-      b.addParameterInsert(env, VPS_AT);
-    } }),
+    build: () => demoVariant({ parameters: parameterPages(0, { type: 'ENVIRONMENT_INFO_PARAMETER' }) }),
     serial: /vCPUs +1\n/,
     u32: { gpa: VPS_AT, value: 1 },
   },
