@@ -1,6 +1,7 @@
 /**
  * The project's files under QEMU 10.2.2's own IGVM loader (native mode), against igvm-ts: the demo
- * for -m 128M/256M/3G/5G and -smp 1/2/4, the register-checking test guests, the reset guest, one
+ * for -m 128M/256M/3G/5G and -smp 1/2/4, the register-checking test guests, the reset guest, a file
+ * per `igvm build` manifest preset (long64, protected32, real16), one
  * file per row of the README's "igvm run and QEMU 10.2.2" table (each also checked against what
  * `igvm check --loader` predicts), and Debian's kernel to a busybox init (TCG) from `igvm build
  * linux`, with and without --compressed.
@@ -10,7 +11,8 @@
  * where /dev/kvm is usable and dist/ is built; elsewhere the loader's view stands in for it.
  * Needs ../shared/tools/qemu (with libglib2.0-0, libpixman-1-0) and binutils; else skipped.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BOOT_PARAMETERS } from '../../src/build/boot-parameters.js';
@@ -18,6 +20,7 @@ import { busyboxInitramfs, markerInit } from '../../src/build/cpio.js';
 import { buildDemoIgvm, DEMO_LAYOUT } from '../../src/build/demo-guest.js';
 import { buildLinuxIgvm } from '../../src/build/linux/linux-igvm.js';
 import { addLongModeEntry } from '../../src/build/long-mode.js';
+import { buildFromManifest } from '../../src/build/manifest-build.js';
 import { assembleGuest, haveBinutils } from '../../src/build/toolchain.js';
 import { IgvmBuilder, parseIgvm, serializeIgvm, type DirectiveHeader } from '../../src/format/index.js';
 import { checkLoaderCompat, loadIgvm, SparseMachine, type CompatWarning } from '../../src/loader/index.js';
@@ -177,6 +180,68 @@ describe.skipIf(reason !== undefined)('QEMU 10.2.2 IGVM loader: the test guests'
       const ours = timed('test guests (igvm run)', await bootIgvmRun(file, { memory: '256M', smp: 1, timeoutMs: 30_000, until: twice }));
       expect(ours.serial).toMatch(twice);
       expect(ours.serial).not.toContain('second boot');
+    }
+  }, 90_000);
+});
+
+// ---- manifest presets ----
+
+/** Print "OK" on COM1 and leave through isa-debug-exit: 32- and 64-bit code, and 16-bit code. */
+const SAY_OK_32 = [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x4f, 0xee, 0xb0, 0x4b, 0xee, 0xb0, 0x0a, 0xee, 0x66, 0xba, 0xf4, 0x00, 0x31, 0xc0, 0xef, 0xf4, 0xeb, 0xfd];
+const SAY_OK_16 = [0xba, 0xf8, 0x03, 0xb0, 0x4f, 0xee, 0xb0, 0x4b, 0xee, 0xb0, 0x0a, 0xee, 0xba, 0xf4, 0x00, 0x66, 0x31, 0xc0, 0x66, 0xef, 0xf4, 0xeb, 0xfd];
+const hexOf = (bytes: readonly number[]) => bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+
+async function manifestFile(manifest: unknown, files: Record<string, Uint8Array> = {}): Promise<Uint8Array> {
+  const dir = mkdtempSync(join(tmpdir(), 'igvm-qemu-manifest-'));
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  writeFileSync(join(dir, 'guest.json'), JSON.stringify(manifest));
+  return (await buildFromManifest(join(dir, 'guest.json'))).bytes;
+}
+
+const PRESETS = [
+  {
+    preset: 'long64',
+    longMode: true,
+    build: async () => {
+      const image = await assembleGuest(['demo/demo.S', 'lib/serial.S'], { loadAddress: 0x20_0000n });
+      return manifestFile(
+        {
+          payloads: [{ type: 'elf', file: 'demo.elf' }],
+          parameterAreas: [
+            { size: '4K', insertAt: '0x9000', parameters: [{ type: 'memory-map' }] },
+            { size: '4K', insertAt: '0xa000', parameters: [{ type: 'vp-count' }] },
+          ],
+          boot: { preset: 'long64', stack: '0x80000', registers: { rsi: '0x9000' } },
+        },
+        { 'demo.elf': image.elf },
+      );
+    },
+    output: /total RAM      256 MiB\n  vCPUs          2\n/,
+  },
+  {
+    preset: 'protected32',
+    longMode: false,
+    build: () => manifestFile({ payloads: [{ type: 'data', gpa: '0x100000', hex: hexOf(SAY_OK_32) }], boot: { preset: 'protected32', entry: '0x100000', stack: '0x80000' } }),
+    output: /^OK\n$/,
+  },
+  {
+    preset: 'real16',
+    longMode: false,
+    build: () => manifestFile({ payloads: [{ type: 'data', gpa: '0x10000', hex: hexOf(SAY_OK_16) }], boot: { preset: 'real16', entry: '0x10000' } }),
+    output: /^OK\n$/,
+  },
+] as const;
+const presetRuns = PRESETS.flatMap((p) => (p.longMode ? longModeAccels : anyModeAccels).map((accel) => ({ ...p, accel })));
+
+describe.skipIf(reason !== undefined)('QEMU 10.2.2 IGVM loader: igvm build manifest presets', () => {
+  it.each(presetRuns)('$preset (accel=$accel): boots as under igvm run', async ({ build, output, accel }) => {
+    const file = scratchFile(await build());
+    const q = timed(`manifest presets (${accel})`, await bootQemu(file, accel, { memory: '256M', smp: 2, timeoutMs: 30_000 }));
+    expect(q.serial.replace(AMD_HT_LINE, ''), q.stderr).toMatch(output);
+    expect(q.status).toBe(1);
+    if (igvmRun) {
+      const ours = timed('manifest presets (igvm run)', await bootIgvmRun(file, { memory: '256M', smp: 2, timeoutMs: 30_000 }));
+      expect(q.serial.replace(AMD_HT_LINE, '')).toBe(accel === 'kvm' ? ours.serial : ours.serial.replace(KVM_PAGES_LINE, ''));
     }
   }, 90_000);
 });
