@@ -271,10 +271,12 @@ function parameterPages(mapOffset: number, second: { type?: 'VP_COUNT_PARAMETER'
  * The demo with its context and code, and the parameter pages as `parameters` lays them out
  * (the builders' layout by default); `extra` adds headers.
  */
-function demoVariant(options: { parameters?: (b: IgvmBuilder) => void; extra?: (b: IgvmBuilder, context: ReturnType<typeof addLongModeEntry>) => void; v2?: boolean } = {}): Uint8Array {
+function demoVariant(
+  options: { parameters?: (b: IgvmBuilder) => void; extra?: (b: IgvmBuilder, context: ReturnType<typeof addLongModeEntry>) => void; v2?: boolean; rsi?: bigint } = {},
+): Uint8Array {
   const b = new IgvmBuilder(options.v2 ? { formatVersion: 2, architecture: 'X64', pageSize: 4096 } : { formatVersion: 1 });
   b.addPlatform('NATIVE');
-  const context = addLongModeEntry(b, { entry: DEMO_LAYOUT.code, pageTables: { base: DEMO_LAYOUT.pageTables, pageSize: '2M' }, gdtBase: DEMO_LAYOUT.gdt, stack: DEMO_LAYOUT.stack, rsi: DEMO_LAYOUT.parameters });
+  const context = addLongModeEntry(b, { entry: DEMO_LAYOUT.code, pageTables: { base: DEMO_LAYOUT.pageTables, pageSize: '2M' }, gdtBase: DEMO_LAYOUT.gdt, stack: DEMO_LAYOUT.stack, rsi: options.rsi ?? DEMO_LAYOUT.parameters });
   b.addPageData(DEMO_LAYOUT.code, demoImage!.bytes);
   (options.parameters ?? parameterPages(0, { type: 'VP_COUNT_PARAMETER' }))(b);
   b.setNativeContext(context);
@@ -317,6 +319,19 @@ const ROWS: Row[] = [
     build: () => demoVariant({ parameters: parameterPages(0, { initialData: Uint8Array.of(7) }) }),
     serial: /vCPUs +0\n/,
     u32: { gpa: VPS_AT, value: 7 },
+    qemuMishandles: true,
+  },
+  {
+    row: 'PARAMETER_INSERT over the page run just before it: QEMU writes the pages last, igvm-ts in file order',
+    build: () => demoVariant({ parameters: (b) => {
+      parameterPages(0, {})(b);
+      b.addPageData(VPS_AT + 0x1000n, Uint8Array.of(9));
+      const vps = b.addParameterArea(4096n);
+      b.addParameter('VP_COUNT_PARAMETER', vps, 0);
+      b.addParameterInsert(vps, VPS_AT + 0x1000n);
+    }, rsi: DEMO_LAYOUT.parameters + 0x1000n }),
+    serial: /vCPUs +9\n/,
+    u32: { gpa: VPS_AT + 0x1000n, value: 2 },
     qemuMishandles: true,
   },
   {
