@@ -110,3 +110,16 @@ export function bootIgvmRun(file: string, options: BootOptions): Promise<Boot> {
   const seconds = String(Math.ceil(options.timeoutMs / 1000));
   return spawnBounded(process.execPath, [cli, 'run', file, '-m', options.memory, '--smp', String(options.smp), '--timeout', seconds], options);
 }
+
+/**
+ * Let QEMU process the file and stop before any vCPU runs (-S): `loaded` when its monitor prompt
+ * comes up, else QEMU's error is on stderr.
+ */
+export async function loadInQemu(file: string, timeoutMs: number): Promise<Boot & { readonly loaded: boolean }> {
+  const args = [
+    '-L', join(QEMU_DIR, 'share'), '-nodefaults', '-no-user-config', '-display', 'none', '-S', '-monitor', 'stdio', '-serial', 'none',
+    '-m', '256M', '-machine', 'q35,igvm-cfg=igvm0,accel=tcg', '-object', `igvm-cfg,id=igvm0,file=${file}`,
+  ];
+  const boot = await spawnBounded(QEMU_IGVM, args, { memory: '256M', smp: 1, timeoutMs, until: /\(qemu\) / });
+  return { ...boot, loaded: /\(qemu\) /.test(boot.serial) };
+}
