@@ -2,7 +2,8 @@
  * The project's files under QEMU 10.2.2's own IGVM loader (native mode), against igvm-ts: the demo
  * for -m 128M/256M/3G/5G and -smp 1/2/4, the register-checking test guests, the reset guest, a file
  * per `igvm build` manifest preset (long64, protected32, real16), the reference vectors (QEMU
- * refuses exactly those `igvm check` says it refuses), one
+ * refuses exactly those `igvm check` says it refuses, and likewise for random combinations of
+ * headers), one
  * file per row of the README's "igvm run and QEMU 10.2.2" table (each also checked against what
  * `igvm check --loader` predicts), and Debian's kernel to a busybox init (TCG) from `igvm build
  * linux`, with and without --compressed.
@@ -424,6 +425,49 @@ describe.skipIf(reason !== undefined || vectorFiles.length === 0)('QEMU 10.2.2 I
       const q = timed('vectors (load only)', await loadInQemu(path, 10_000));
       expect(q.loaded, `${name}: ${q.stderr}`).toBe(!warnings.some((w) => w.effect === 'refuses'));
     }
+  }, 120_000);
+});
+
+// ---- random files: igvm check's "refuses" against QEMU ----
+
+/** Headers that one or both loaders refuse, or that both accept, to combine at random. */
+const PIECES: Record<string, (b: IgvmBuilder, context: ReturnType<typeof addLongModeEntry>) => void> = {
+  madt: extraArea('MADT'),
+  commandLine: (b) => {
+    const a = b.addParameterArea(4096n);
+    b.addParameter('COMMAND_LINE', a, 0);
+    b.addParameterInsert(a, 0xf000n);
+  },
+  envInfo: (b) => {
+    const a = b.addParameterArea(4096n);
+    b.addParameter('ENVIRONMENT_INFO_PARAMETER', a, 8);
+    b.addParameterInsert(a, 0x1_0000n);
+  },
+  errorRange: (b) => b.addDirective({ type: 'ERROR_RANGE', gpa: 0x40_0000n, compatibilityMask: 1, sizeBytes: 4096 }),
+  ioapicPage: (b) => b.addPageData(0xfec0_0000n, Uint8Array.of(1)),
+  lapicMibPage: (b) => b.addPageData(0xfee8_0000n, Uint8Array.of(1)),
+  kvmPages: (b) => b.addRequiredMemory(0xfeff_c000n, 0x4000),
+  highRam: (b) => b.addRequiredMemory(0x2_0000_0000n, 0x20_0000),
+  insertInLapic: (b) => {
+    const a = b.addParameterArea(4096n);
+    b.addParameterInsert(a, 0xfee0_0000n);
+  },
+  secondContext: (b, context) => b.setNativeContext(context, 3),
+  gsBase: (b, context) => b.setNativeContext({ ...context, gsBase: 0x1234_5000n }, 2),
+};
+
+describe.skipIf(reason !== undefined)('QEMU 10.2.2 IGVM loader: random files', () => {
+  it('QEMU refuses a file exactly when igvm check says it does', async () => {
+    const fc = (await import('fast-check')).default;
+    await fc.assert(
+      fc.asyncProperty(fc.subarray(Object.keys(PIECES), { maxLength: 3 }), async (pieces) => {
+        const bytes = demoVariant({ v2: true, extra: (b, c) => pieces.forEach((p) => PIECES[p]!(b, c)) });
+        const refuses = checkLoaderCompat(parseIgvm(bytes), ['qemu-10.2']).some((w) => w.effect === 'refuses');
+        const q = timed('random files (load only)', await loadInQemu(scratchFile(bytes), 10_000));
+        expect(q.loaded, `${pieces.join(', ')}: ${q.stderr}`).toBe(!refuses);
+      }),
+      { numRuns: 60 },
+    );
   }, 120_000);
 });
 
