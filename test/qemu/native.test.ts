@@ -1,11 +1,10 @@
 /**
  * The project's files under QEMU 10.2.2's own IGVM loader (native mode), against igvm-ts: the demo
- * for -m 128M/256M/3G/5G and -smp 1/2/4, the register-checking test guests, the reset guest, a file
- * per `igvm build` manifest preset (long64, protected32, real16), the reference vectors (QEMU
- * refuses exactly those `igvm check` says it refuses, and likewise for random combinations of
- * headers), one
- * file per row of the README's "igvm run and QEMU 10.2.2" table (each also checked against what
- * `igvm check --loader` predicts), and Debian's kernel to a busybox init (TCG) from `igvm build
+ * for -m 128M/256M/3G/5G and -smp 1/2/4; the register-checking test guests and the reset guest; a
+ * file per `igvm build` manifest preset (long64, protected32, real16); one file per row of the
+ * README's "igvm run and QEMU 10.2.2" table, each also checked against what `igvm check --loader`
+ * predicts; the reference vectors and random combinations of headers (QEMU refuses exactly those
+ * `igvm check` says it refuses); and Debian's kernel to a busybox init (TCG) from `igvm build
  * linux`, with and without --compressed.
  *
  * Long-mode guests run under accel=kvm where /dev/kvm is usable (and TCG too); 16- and 32-bit ones
