@@ -72,7 +72,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--loader <name>', `${LOADER_CHOICES.join(', ')} (repeatable; default: all)`, collectLoader, [])
     .action(async (file: string, opts: { loader: string[] }) => {
       const { checkCommand } = await import('./commands/check.js');
-      setExitCode(await checkCommand(file, { loader: opts.loader as ('qemu-10.2' | 'igvm-ts' | 'spec')[] }));
+      setExitCode(await checkCommand(file, opts));
     });
 
   program

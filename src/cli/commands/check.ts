@@ -4,16 +4,18 @@
  * the file fails on a named loader, 0 when it loads as written on all of them.
  */
 import { parseIgvm } from '../../format/index.js';
-import { checkLoaderCompat, formatCompatWarning, LOADER_NAMES, type LoaderName } from '../../loader/index.js';
+import { checkLoaderCompat, formatCompatWarning, isLoaderName, LOADER_NAMES } from '../../loader/index.js';
 import { ExitCode, oneLine } from '../exit.js';
 import { readInput, toCliError } from './common.js';
 
 export interface CheckOptions {
-  readonly loader?: readonly LoaderName[];
+  /** Loader names (main.ts has checked them against LOADER_NAMES). */
+  readonly loader?: readonly string[];
 }
 
 export async function checkCommand(file: string, options: CheckOptions): Promise<number> {
-  const loaders = options.loader && options.loader.length > 0 ? [...new Set(options.loader)] : [...LOADER_NAMES];
+  const named = [...new Set(options.loader ?? [])].filter(isLoaderName);
+  const loaders = named.length > 0 ? named : [...LOADER_NAMES];
   const bytes = await readInput(file);
   let parsed;
   try {
