@@ -5,7 +5,7 @@
  * measurement.md §2.1, §2.3, §2.4, §2.5.
  */
 import { PAGE_SIZE_4K } from '../format/constants.js';
-import type { HashAlgorithm, HashProvider } from './hash.js';
+import { hashInto, type HashAlgorithm, type HashProvider } from './hash.js';
 import type { Step } from './plan.js';
 import type { MeasurablePlatform, ProfileRules } from './profiles.js';
 
@@ -43,19 +43,20 @@ function setGpa(view: DataView, offset: number, gpa: bigint): void {
 const PAGE_INFO_SIZE = 0x70;
 
 function snpDigester(hash: HashProvider, rules: ProfileRules): Digester {
+  // PAGE_INFO, hashed in place: its first 48 bytes are the running digest, so each new digest is
+  // written straight back into them.
   const info = new Uint8Array(PAGE_INFO_SIZE);
   const view = new DataView(info.buffer);
   view.setUint16(0x60, PAGE_INFO_SIZE, true);
-  let ld: Uint8Array = new Uint8Array(48);
   const zeroHash = hash.hash('sha384', ZERO_PAGE);
-  const noContents = new Uint8Array(48);
 
-  const update = (type: SnpPageType, gpa: bigint, contentsHash: Uint8Array): void => {
-    info.set(ld, 0);
-    info.set(contentsHash, 0x30);
+  const update = (type: SnpPageType, gpa: bigint, contents: Uint8Array | 'zero' | undefined): void => {
+    if (contents === undefined) info.fill(0, 0x30, 0x60);
+    else if (contents === 'zero') info.set(zeroHash, 0x30);
+    else hashInto(hash, 'sha384', contents, info, 0x30);
     info[0x62] = SNP_PAGE_TYPE[type];
     setGpa(view, 0x68, gpa);
-    ld = hash.hash('sha384', info);
+    hashInto(hash, 'sha384', info, info, 0);
   };
 
   const pageType = (step: Step & { kind: 'page' }): SnpPageType => {
@@ -74,25 +75,24 @@ function snpDigester(hash: HashProvider, rules: ProfileRules): Digester {
         case 'page': {
           const type = pageType(step);
           if (type === 'NORMAL') {
-            const contents = page ?? ZERO_PAGE;
-            update(type, step.gpa, page ? hash.hash('sha384', page) : zeroHash);
-            return { kind: 'PAGE_INFO', gpa: step.gpa, pageType: type, contents };
+            update(type, step.gpa, page ?? 'zero');
+            return { kind: 'PAGE_INFO', gpa: step.gpa, pageType: type, contents: page ?? ZERO_PAGE };
           }
-          update(type, step.gpa, noContents);
+          update(type, step.gpa, undefined);
           return { kind: 'PAGE_INFO', gpa: step.gpa, pageType: type };
         }
         case 'parameter':
-          update('UNMEASURED', step.gpa, noContents);
+          update('UNMEASURED', step.gpa, undefined);
           return { kind: 'PAGE_INFO', gpa: step.gpa, pageType: 'UNMEASURED' };
         case 'vmsa':
-          update('VMSA', step.gpa, hash.hash('sha384', step.bytes));
+          update('VMSA', step.gpa, step.bytes);
           return { kind: 'PAGE_INFO', gpa: step.gpa, pageType: 'VMSA', contents: step.bytes };
         default:
           return undefined;
       }
     },
-    current: () => ld,
-    finish: () => ld,
+    current: () => info.slice(0, 48),
+    finish: () => info.slice(0, 48),
   };
 }
 

@@ -19,6 +19,14 @@ export interface HashProvider {
   create(algorithm: HashAlgorithm): Hasher;
   /** One-shot hash of `data` (the hot path: one call per measured page). */
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array;
+  /** One-shot hash of `data` written into `target` at `offset`, without allocating (optional). */
+  hashInto?(algorithm: HashAlgorithm, data: Uint8Array, target: Uint8Array, offset: number): void;
+}
+
+/** `provider.hashInto`, or `hash` and a copy where the provider has none. */
+export function hashInto(provider: HashProvider, algorithm: HashAlgorithm, data: Uint8Array, target: Uint8Array, offset: number): void {
+  if (provider.hashInto) provider.hashInto(algorithm, data, target, offset);
+  else target.set(provider.hash(algorithm, data), offset);
 }
 
 export const DIGEST_SIZE: Readonly<Record<HashAlgorithm, number>> = { sha256: 32, sha384: 48 };

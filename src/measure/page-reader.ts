@@ -1,7 +1,8 @@
 /**
  * Reads the page payloads a run of steps needs from the byte source: adjacent payloads are merged
- * into one read of at most `MAX_READ` bytes, and the next batch is read while the current one is
- * hashed, so a large file streams through a few MiB of memory.
+ * into one read, and the next batch is read while the current one is hashed, so a large file
+ * streams through a few MiB of memory. Sources that can read into a caller's buffer (`readInto`, a
+ * Node file) get two reused batch buffers, so the loop allocates nothing per batch.
  */
 import { PAGE_SIZE_4K } from '../format/constants.js';
 import { hex } from '../format/errors.js';
@@ -11,16 +12,18 @@ import type { Digester } from './digesters.js';
 import { MeasureError } from './errors.js';
 import type { Step } from './plan.js';
 
-const MAX_READ = 4 * 1024 * 1024;
-const BATCH_BYTES = 4 * 1024 * 1024;
+const BATCH_BYTES = 2 * 1024 * 1024;
 const BATCH_STEPS = 4096;
+
+/** A `ByteSource` that may also fill a caller's buffer. */
+export interface PageSource extends ByteSource {
+  readInto?(offset: number, target: Uint8Array): Promise<number>;
+}
 
 export interface Batch {
   readonly steps: Step[];
   /** The 4 KiB contents of `steps[i]`, where the digester wants them. */
   readonly pages: (Uint8Array | undefined)[];
-  /** Payload bytes read for this batch. */
-  readonly bytes: number;
 }
 
 interface Chunk {
@@ -35,44 +38,63 @@ function padded(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-async function readBatch(source: ByteSource, steps: Step[], refs: (DataRef | undefined)[]): Promise<Batch> {
+async function readChunk(source: PageSource, c: Chunk, buffer: Uint8Array | undefined, at: number): Promise<Uint8Array> {
+  const length = c.end - c.start;
+  let bytes: Uint8Array;
+  if (buffer && source.readInto) {
+    bytes = buffer.subarray(at, at + length);
+    const got = await source.readInto(c.start, bytes);
+    bytes = bytes.subarray(0, got);
+  } else {
+    bytes = await source.read(c.start, length);
+  }
+  if (bytes.length !== length) {
+    throw new MeasureError('ShortRead', `the file ended at ${hex(c.start + bytes.length)} while reading page data up to ${hex(c.end)}`);
+  }
+  return bytes;
+}
+
+async function readBatch(source: PageSource, steps: Step[], refs: (DataRef | undefined)[], buffer: Uint8Array | undefined): Promise<Batch> {
   const chunks: Chunk[] = [];
-  const where: { chunk: number; ref: DataRef }[] = [];
+  const where: number[] = [];
   refs.forEach((ref, i) => {
     if (!ref) return;
     let last = chunks[chunks.length - 1];
     const end = ref.fileOffset + ref.length;
     if (last && ref.fileOffset >= last.start && end <= last.end) {
       // inside what is read already (a deduplicated payload)
-    } else if (last && ref.fileOffset === last.end && end - last.start <= MAX_READ) {
+    } else if (last && ref.fileOffset === last.end) {
       last.end = end;
     } else {
       last = { start: ref.fileOffset, end };
       chunks.push(last);
     }
-    where[i] = { chunk: chunks.length - 1, ref };
+    where[i] = chunks.length - 1;
   });
-  const data = await Promise.all(chunks.map((c) => source.read(c.start, c.end - c.start)));
-  data.forEach((bytes, i) => {
-    const c = chunks[i]!;
-    if (bytes.length !== c.end - c.start) {
-      throw new MeasureError('ShortRead', `the file ended at ${hex(c.start + bytes.length)} while reading page data up to ${hex(c.end)}`);
-    }
-  });
-  let total = 0;
+  // Chunks lie one after another in the batch buffer (their total is at most the batch's payload bytes).
+  let at = 0;
+  const data = await Promise.all(
+    chunks.map((c) => {
+      const offset = at;
+      at += c.end - c.start;
+      return readChunk(source, c, buffer, offset);
+    }),
+  );
   const pages = refs.map((ref, i) => {
     if (!ref) return undefined;
-    const w = where[i]!;
-    const c = chunks[w.chunk]!;
-    total += ref.length;
-    return padded(data[w.chunk]!.subarray(ref.fileOffset - c.start, ref.fileOffset - c.start + ref.length));
+    const c = chunks[where[i]!]!;
+    const from = ref.fileOffset - c.start;
+    return padded(data[where[i]!]!.subarray(from, from + ref.length));
   });
-  return { steps, pages, bytes: total };
+  return { steps, pages };
 }
 
 /** Batches of steps with their page contents, read one batch ahead. */
-export async function* batches(source: ByteSource, steps: Iterator<Step>, digester: Digester): AsyncGenerator<Batch> {
+export async function* batches(source: PageSource, steps: Iterator<Step>, digester: Digester): AsyncGenerator<Batch> {
   let done = false;
+  // Two buffers: one holds the batch being hashed, the other the batch being read.
+  const buffers = source.readInto ? [new Uint8Array(BATCH_BYTES + PAGE_SIZE_4K), new Uint8Array(BATCH_BYTES + PAGE_SIZE_4K)] : [];
+  let turn = 0;
   const take = (): Promise<Batch> | undefined => {
     if (done) return undefined;
     const list: Step[] = [];
@@ -88,10 +110,10 @@ export async function* batches(source: ByteSource, steps: Iterator<Step>, digest
       list.push(step);
       const ref = step.kind === 'page' && step.data && digester.wantsData(step) ? step.data : undefined;
       refs.push(ref);
-      if (ref) bytes += ref.length;
+      if (ref) bytes += Math.min(ref.length, PAGE_SIZE_4K);
     }
     if (list.length === 0) return undefined;
-    const read = readBatch(source, list, refs);
+    const read = readBatch(source, list, refs, buffers[turn++ % 2]);
     read.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
     return read;
   };

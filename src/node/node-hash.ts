@@ -26,4 +26,9 @@ export const nodeHashProvider = {
   name: 'node:crypto',
   create: (algorithm: Algorithm): NodeHasher => wrap(createHash(algorithm)),
   hash: (algorithm: Algorithm, data: Uint8Array): Uint8Array => oneShot(algorithm, data, 'buffer'),
+  /** A 'binary' (latin1) string out and `Buffer.write` in: measurably cheaper per call than a fresh Buffer. */
+  hashInto(algorithm: Algorithm, data: Uint8Array, target: Uint8Array, offset: number): void {
+    const out = Buffer.isBuffer(target) ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+    out.write(oneShot(algorithm, data, 'binary'), offset, 'binary');
+  },
 };
