@@ -5,18 +5,17 @@
  */
 import { generateKeyPairSync, sign as nodeSign, createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IgvmBuilder, parseIgvm } from '../../src/format/index.js';
+import { cliPath, ensureBuiltCli } from '../helpers/built-cli.js';
 import { fixChecksum, u32 } from '../helpers/mutate.js';
 import { fixtures, measureBytes, pageOf, single, vmsa } from '../measure/fixtures.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = join(repoRoot, 'dist/cli/main.js');
+const cli = cliPath;
 
 interface Run {
   code: number | null;
@@ -39,24 +38,12 @@ function fails(r: Run, code: 1 | 2): string {
   return lines[0]!;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 let tmp: string;
 const files: Record<string, string> = {};
 const keys: Record<string, string> = {};
 
 beforeAll(async () => {
-  if (!existsSync(cli) || statSync(cli).mtimeMs < newestMtime(join(repoRoot, 'src'))) {
-    const r = spawnSync('npx', ['tsc', '-p', '.'], { cwd: repoRoot, encoding: 'utf8' });
-    if (!existsSync(cli)) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
-  }
+  ensureBuiltCli();
   tmp = await mkdtemp(join(tmpdir(), 'igvm-measure-cli-'));
   for (const f of fixtures()) {
     files[f.name] = join(tmp, `${f.name}.igvm`);
@@ -285,3 +272,28 @@ describe('igvm sign and verify', () => {
 });
 
 
+
+describe('progress', () => {
+  it('draws a bar on a TTY stderr for files over the threshold, and clears it; nothing otherwise', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { parseIgvmLazy } = await import('../../src/format/index.js');
+    const { memorySource } = await import('../../src/measure/index.js');
+    const { measurePlatforms } = await import('../../src/cli/commands/measure.js');
+    const { profileByName } = await import('../../src/measure/index.js');
+    const bytes = new Uint8Array(await readFile(files['multi-platform']!));
+    const source = memorySource(bytes);
+    const igvm = await parseIgvmLazy(source);
+    const run = async (isTTY: boolean, progressMinBytes: number): Promise<string> => {
+      const stderr = Object.assign(new PassThrough(), { isTTY });
+      let text = '';
+      stderr.on('data', (c: Buffer) => (text += c.toString()));
+      await measurePlatforms(igvm, source, 'f', ['SEV_SNP'], profileByName('igvm')!, { stderr, progressMinBytes });
+      return text;
+    };
+    const bar = await run(true, 0);
+    expect(bar).toMatch(/\rmeasuring snp \[#+\] 100%/);
+    expect(bar.endsWith('\r')).toBe(true);
+    expect(await run(false, 0)).toBe('');
+    expect(await run(true, bytes.length)).toBe('');
+  });
+});

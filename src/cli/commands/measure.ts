@@ -119,11 +119,11 @@ export async function measurePlatforms(
   file: string,
   platforms: MeasurablePlatform[],
   profile: ProfileRules,
-  options: { mask?: number; trace?: string[]; stderr?: Streams['stderr'] },
+  options: { mask?: number; trace?: string[]; stderr?: Streams['stderr']; progressMinBytes?: number },
 ): Promise<Measurement[]> {
   const results: Measurement[] = [];
   for (const platform of platforms) {
-    const showProgress = options.stderr?.isTTY === true && source.size > PROGRESS_MIN_BYTES;
+    const showProgress = options.stderr?.isTTY === true && source.size > (options.progressMinBytes ?? PROGRESS_MIN_BYTES);
     const bar = showProgress ? progressBar(options.stderr!, `measuring ${OPTION_OF[platform]}`) : undefined;
     const trace = options.trace;
     try {
