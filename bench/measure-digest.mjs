@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IgvmBuilder } from '../dist/format/index.js';
+import { distinctPages } from './measure.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PAGES = 65_536;
@@ -14,11 +15,7 @@ const file = path.join(root, 'build', 'bench', `snp-tdx-${PAGES}-pages.igvm`);
 const refTool = path.resolve(root, '../shared/tools/igvm-ref-dump');
 
 function generate() {
-  const data = new Uint8Array(PAGES * 4096);
-  const dv = new DataView(data.buffer);
-  for (let p = 0; p < PAGES; p++) {
-    for (let w = 0; w < 1024; w += 64) dv.setUint32(p * 4096 + w * 4, (p * 2654435761 + w) >>> 0, true);
-  }
+  const data = distinctPages(PAGES);
   const b = new IgvmBuilder({ formatVersion: 1 });
   const snp = b.addPlatform('SEV_SNP');
   const tdx = b.addPlatform('TDX');
