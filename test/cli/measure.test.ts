@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IgvmBuilder, parseIgvm } from '../../src/format/index.js';
-import { cliPath, ensureBuiltCli } from '../helpers/built-cli.js';
+import { cliPath, ensureBuiltCli, repoRoot } from '../helpers/built-cli.js';
 import { fixChecksum, u32 } from '../helpers/mutate.js';
 import { fixtures, measureBytes, pageOf, single, vmsa } from '../measure/fixtures.js';
 
@@ -191,6 +191,15 @@ describe('igvm sign and verify', () => {
     expect(parsed.directives.find((d) => d.type === 'SNP_ID_BLOCK')).toMatchObject({ guestSvn: 7, authorKeyEnabled: 0 });
     expect(parsed.revision).toEqual({ formatVersion: 1 });
     expect(igvm('verify', again).code).toBe(0);
+    // The reference reads the signed file and measures it alike.
+    const tool = join(repoRoot, '../shared/tools/igvm-ref-dump');
+    if (!existsSync(tool)) {
+      console.log(`skipping the reference check of signed files: ${tool} is absent`);
+      return;
+    }
+    expect(spawnSync(tool, ['check', signed], { encoding: 'utf8' }).stdout.trim()).toBe('OK');
+    const ld = spawnSync(tool, ['measure', signed, '--platform', 'snp'], { encoding: 'utf8' }).stdout.trim();
+    expect(igvm('measure', signed, '--bare').stdout.trim()).toBe(ld);
   });
 
   it('out-of-band: --emit-payload, a DER signature made elsewhere, --signature --public-key', async () => {
