@@ -100,3 +100,40 @@ describe('SEV-SNP page types', () => {
     );
   });
 });
+
+describe('mutated files', () => {
+  it('measuring a damaged file either works or fails with a typed error, for every platform and profile', async () => {
+    const { parseIgvmLazy, IgvmFormatError } = await import('../../src/format/index.js');
+    const { measureIgvm, memorySource, MeasureError, PROFILE_NAMES, profileByName } = await import('../../src/measure/index.js');
+    const { nodeHashProvider } = await import('../../src/node/node-hash.js');
+    const { fixChecksum } = await import('../helpers/mutate.js');
+    const { fixtures } = await import('./fixtures.js');
+    const bases = fixtures().map((f) => f.bytes);
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.boolean(), async (pick, edits, fix) => {
+        const bytes = bases[pick % bases.length]!.slice();
+        for (const [at, value] of edits) bytes[at % bytes.length] = value;
+        if (fix) fixChecksum(bytes);
+        const source = memorySource(bytes);
+        let igvm;
+        try {
+          igvm = await parseIgvmLazy(source);
+        } catch (e) {
+          expect(e).toBeInstanceOf(IgvmFormatError);
+          return;
+        }
+        for (const name of PROFILE_NAMES) {
+          const profile = profileByName(name)!;
+          for (const platform of profile.platforms) {
+            try {
+              await measureIgvm(igvm, source, platform, nodeHashProvider, { profile });
+            } catch (e) {
+              expect(e).toBeInstanceOf(MeasureError);
+            }
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
