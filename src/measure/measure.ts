@@ -3,7 +3,7 @@
  * profile, feed the digester page by page (payloads read in batches from the byte source), and
  * report the digest, the records it took, the profile's warnings and the SNP ID block check.
  */
-import { PlatformType, type PlatformTypeName } from '../format/constants.js';
+import type { PlatformTypeName } from '../format/constants.js';
 import { hex } from '../format/errors.js';
 import type { ByteSource } from '../format/parse.js';
 import type { DataLike, DataRef, ParsedIgvm, SnpIdBlockHeader } from '../format/model.js';
@@ -163,9 +163,3 @@ export async function measureIgvm(
   if (!id) return result;
   return { ...result, idBlock: { headerIndex: id.headerIndex, ld: id.block.ld, matches: equalBytes(id.block.ld, digest) } };
 }
-
-/** The platform's numeric type (for messages and JSON). */
-export function platformTypeCode(platform: MeasurablePlatform): number {
-  return PlatformType.values[platform];
-}
-
