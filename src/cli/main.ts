@@ -128,7 +128,8 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--bare', 'print the digest in hex and nothing else (one platform)')
     .option('--json', 'print JSON (schema igvm-ts/measure/v1, see docs/measure-json.md)')
     .option('--trace <file.jsonl>', 'write one JSON line per measured record')
-    .action(async (file: string, opts: { platform?: string; profile?: string; nativeZero?: boolean; mask?: string; bare?: boolean; json?: boolean; trace?: string }) => {
+    .option('--threads <n>', 'hash SEV-SNP pages on n worker threads (default: CPUs - 1 for files over 16 MiB, with 3+ CPUs)')
+    .action(async (file: string, opts: { platform?: string; profile?: string; nativeZero?: boolean; mask?: string; bare?: boolean; json?: boolean; trace?: string; threads?: string }) => {
       const { measureCommand } = await import('./commands/measure.js');
       setExitCode(await measureCommand(file, opts));
     });

@@ -25,8 +25,16 @@ export interface Digester {
   readonly algorithm: HashAlgorithm;
   /** Whether `step` needs its page bytes read from the file. */
   wantsData(step: Step): boolean;
-  /** Measure `step` (`page`: its 4 KiB bytes when `wantsData`); undefined when it adds nothing. */
-  apply(step: Step, page: Uint8Array | undefined): MeasuredRecord | undefined;
+  /**
+   * The algorithm of a per-page contents hash that does not depend on the running digest (SEV-SNP's
+   * PAGE_INFO CONTENTS), which may then be computed ahead, in parallel; undefined when there is none.
+   */
+  readonly contentsHash?: HashAlgorithm;
+  /**
+   * Measure `step` (`page`: its 4 KiB bytes when `wantsData`; `contentsHash`: the page's hash, when
+   * computed ahead); undefined when the step adds nothing.
+   */
+  apply(step: Step, page: Uint8Array | undefined, contentsHash?: Uint8Array): MeasuredRecord | undefined;
   /** The digest so far (what `finish` would return now). */
   current(): Uint8Array;
   finish(): Uint8Array;
@@ -50,8 +58,9 @@ function snpDigester(hash: HashProvider, rules: ProfileRules): Digester {
   view.setUint16(0x60, PAGE_INFO_SIZE, true);
   const zeroHash = hash.hash('sha384', ZERO_PAGE);
 
-  const update = (type: SnpPageType, gpa: bigint, contents: Uint8Array | 'zero' | undefined): void => {
-    if (contents === undefined) info.fill(0, 0x30, 0x60);
+  const update = (type: SnpPageType, gpa: bigint, contents: Uint8Array | 'zero' | undefined, contentsHash?: Uint8Array): void => {
+    if (contentsHash) info.set(contentsHash, 0x30);
+    else if (contents === undefined) info.fill(0, 0x30, 0x60);
     else if (contents === 'zero') info.set(zeroHash, 0x30);
     else hashInto(hash, 'sha384', contents, info, 0x30);
     info[0x62] = SNP_PAGE_TYPE[type];
@@ -70,12 +79,13 @@ function snpDigester(hash: HashProvider, rules: ProfileRules): Digester {
   return {
     algorithm: 'sha384',
     wantsData: (step) => step.kind === 'page' && step.data !== undefined && pageType(step) === 'NORMAL',
-    apply(step, page) {
+    contentsHash: 'sha384',
+    apply(step, page, contentsHash) {
       switch (step.kind) {
         case 'page': {
           const type = pageType(step);
           if (type === 'NORMAL') {
-            update(type, step.gpa, page ?? 'zero');
+            update(type, step.gpa, page ?? 'zero', page ? contentsHash : undefined);
             return { kind: 'PAGE_INFO', gpa: step.gpa, pageType: type, contents: page ?? ZERO_PAGE };
           }
           update(type, step.gpa, undefined);

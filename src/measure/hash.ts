@@ -21,6 +21,11 @@ export interface HashProvider {
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array;
   /** One-shot hash of `data` written into `target` at `offset`, without allocating (optional). */
   hashInto?(algorithm: HashAlgorithm, data: Uint8Array, target: Uint8Array, offset: number): void;
+  /**
+   * The hashes of many independent inputs at once, concatenated (optional): a provider may spread
+   * them over threads. Inputs may live in a SharedArrayBuffer and must not change until it resolves.
+   */
+  hashMany?(algorithm: HashAlgorithm, inputs: readonly Uint8Array[]): Promise<Uint8Array>;
 }
 
 /** `provider.hashInto`, or `hash` and a copy where the provider has none. */

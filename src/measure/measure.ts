@@ -137,9 +137,9 @@ export async function measureIgvm(
 
   let records = 0;
   const trace = options.onRecord;
-  for await (const batch of batches(source, steps, digester)) {
+  for await (const batch of batches(source, steps, digester, hash)) {
     for (let i = 0; i < batch.steps.length; i++) {
-      const record: MeasuredRecord | undefined = digester.apply(batch.steps[i]!, batch.pages[i]);
+      const record: MeasuredRecord | undefined = digester.apply(batch.steps[i]!, batch.pages[i], batch.contentsHashes?.[i]);
       if (!record) continue;
       if (trace) {
         const step = batch.steps[i]!;

@@ -9,6 +9,7 @@ import { hex } from '../format/errors.js';
 import type { ByteSource } from '../format/parse.js';
 import type { DataRef } from '../format/model.js';
 import type { Digester } from './digesters.js';
+import { DIGEST_SIZE, type HashProvider } from './hash.js';
 import { MeasureError } from './errors.js';
 import type { Step } from './plan.js';
 
@@ -24,6 +25,8 @@ export interface Batch {
   readonly steps: Step[];
   /** The 4 KiB contents of `steps[i]`, where the digester wants them. */
   readonly pages: (Uint8Array | undefined)[];
+  /** The contents hash of `pages[i]`, where it was computed ahead (`HashProvider.hashMany`). */
+  readonly contentsHashes?: (Uint8Array | undefined)[];
 }
 
 interface Chunk {
@@ -89,11 +92,31 @@ async function readBatch(source: PageSource, steps: Step[], refs: (DataRef | und
   return { steps, pages };
 }
 
-/** Batches of steps with their page contents, read one batch ahead. */
-export async function* batches(source: PageSource, steps: Iterator<Step>, digester: Digester): AsyncGenerator<Batch> {
+/** Hash a batch's pages ahead with `hashMany`, where the digester has a contents hash to take. */
+async function withContentsHashes(batch: Batch, digester: Digester, hash: HashProvider | undefined): Promise<Batch> {
+  const algorithm = digester.contentsHash;
+  if (!algorithm || !hash?.hashMany) return batch;
+  const inputs = batch.pages.filter((p): p is Uint8Array => p !== undefined);
+  if (inputs.length === 0) return batch;
+  const all = await hash.hashMany(algorithm, inputs);
+  const size = DIGEST_SIZE[algorithm];
+  let k = 0;
+  const contentsHashes = batch.pages.map((p) => (p ? all.subarray(size * k, size * ++k) : undefined));
+  return { ...batch, contentsHashes };
+}
+
+function batchBuffer(shared: boolean): Uint8Array {
+  const size = BATCH_BYTES + PAGE_SIZE_4K;
+  // Shared memory lets a parallel hasher read the pages where they are; plain memory elsewhere.
+  return new Uint8Array(shared && typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+}
+
+/** Batches of steps with their page contents (and contents hashes, where computed ahead), read one batch ahead. */
+export async function* batches(source: PageSource, steps: Iterator<Step>, digester: Digester, hash?: HashProvider): AsyncGenerator<Batch> {
   let done = false;
   // Two buffers: one holds the batch being hashed, the other the batch being read.
-  const buffers = source.readInto ? [new Uint8Array(BATCH_BYTES + PAGE_SIZE_4K), new Uint8Array(BATCH_BYTES + PAGE_SIZE_4K)] : [];
+  const shared = hash?.hashMany !== undefined && digester.contentsHash !== undefined;
+  const buffers = source.readInto ? [batchBuffer(shared), batchBuffer(shared)] : [];
   let turn = 0;
   const take = (): Promise<Batch> | undefined => {
     if (done) return undefined;
@@ -113,7 +136,7 @@ export async function* batches(source: PageSource, steps: Iterator<Step>, digest
       if (ref) bytes += Math.min(ref.length, PAGE_SIZE_4K);
     }
     if (list.length === 0) return undefined;
-    const read = readBatch(source, list, refs, buffers[turn++ % 2]);
+    const read = readBatch(source, list, refs, buffers[turn++ % 2]).then((b) => withContentsHashes(b, digester, hash));
     read.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
     return read;
   };

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IgvmBuilder, parseIgvm } from '../../src/format/index.js';
 import { fixChecksum, u64 } from '../helpers/mutate.js';
@@ -96,6 +99,42 @@ describe('hash providers agree', () => {
         expect(traces[0]![traces[0]!.length - 1]).toBe(a.hex);
         expect(traces[0]!.length).toBe(a.records);
       }
+    }
+  });
+
+  it('the worker-thread provider gives the reference digests (shared and copied inputs)', async () => {
+    const { createParallelHashProvider } = await import('../../src/node/hash-pool.js');
+    const pool = createParallelHashProvider(2);
+    const { openFileSource } = await import('../../src/node/file-source.js');
+    const dir = mkdtempSync(join(tmpdir(), 'igvm-pool-'));
+    try {
+      for (const f of fixtures()) {
+        for (const p of f.platforms) {
+          const a = await measureBytes(f.bytes, p);
+          const { parseIgvmLazy } = await import('../../src/format/index.js');
+          const { measureIgvm, memorySource } = await import('../../src/measure/index.js');
+          const source = memorySource(f.bytes);
+          const b = await measureIgvm(await parseIgvmLazy(source), source, p, pool);
+          expect(b.hex, `${f.name} ${p}`).toBe(a.hex);
+          // From a file: batches are read into shared buffers that the workers hash in place.
+          const path = join(dir, `${f.name}.igvm`);
+          writeFileSync(path, f.bytes);
+          const file = await openFileSource(path);
+          try {
+            expect((await measureIgvm(await parseIgvmLazy(file), file, p, pool)).hex).toBe(a.hex);
+          } finally {
+            await file.close();
+          }
+        }
+      }
+      const shared = new Uint8Array(new SharedArrayBuffer(3 * PAGE));
+      shared.set(pageOf(1), PAGE);
+      const inputs = [shared.subarray(PAGE, 2 * PAGE), pageOf(2), shared.subarray(0, 10)];
+      const all = await pool.hashMany('sha384', inputs);
+      expect(toHex(all)).toBe(inputs.map((x) => createHash('sha384').update(x).digest('hex')).join(''));
+    } finally {
+      await pool.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -8,6 +8,9 @@ import type { ByteSource } from '../../format/parse.js';
 import { MeasureError } from '../../measure/errors.js';
 import { measureIgvm, measurablePlatforms, type Measurement, type TraceRecord } from '../../measure/measure.js';
 import { PROFILE_NAMES, profileByName, type MeasurablePlatform, type ProfileRules } from '../../measure/profiles.js';
+import { availableParallelism } from 'node:os';
+import type { HashProvider } from '../../measure/hash.js';
+import { createParallelHashProvider, defaultHashThreads } from '../../node/hash-pool.js';
 import { nodeHashProvider } from '../../node/node-hash.js';
 import { ExitCode, invalidFile, oneLine, usageError } from '../exit.js';
 import { PLATFORM_OPTION, withInput, writeOutput } from './common.js';
@@ -20,6 +23,7 @@ export interface MeasureCommandOptions {
   readonly bare?: boolean;
   readonly json?: boolean;
   readonly trace?: string;
+  readonly threads?: string;
 }
 
 export interface Streams {
@@ -37,6 +41,7 @@ const WHAT: Record<MeasurablePlatform, string> = {
 };
 export const MEASURE_PLATFORM_CHOICES = Object.values(OPTION_OF);
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
+const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
 
 export function resolveProfile(options: { profile?: string; nativeZero?: boolean }): ProfileRules {
   let name = options.profile ?? 'igvm';
@@ -112,36 +117,71 @@ function traceLine(platform: MeasurablePlatform, r: TraceRecord): string {
   });
 }
 
-/** Measure each platform in turn; trace lines are collected for an atomic write at the end. */
+interface PlatformRunOptions {
+  readonly mask?: number;
+  /** Trace lines are pushed here (for one atomic write at the end). */
+  readonly trace?: string[];
+  readonly stderr?: Streams['stderr'];
+  readonly progressMinBytes?: number;
+  /** Worker threads for SEV-SNP page hashes; 0 = none; undefined = automatic. */
+  readonly threads?: number;
+}
+
+function parseThreads(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 64) throw usageError(`--threads ${text}: expected a number of threads from 0 to 64`);
+  return Number(text);
+}
+
+/** Measure each platform in turn. */
 export async function measurePlatforms(
   igvm: LazyIgvm,
   source: ByteSource,
   file: string,
   platforms: MeasurablePlatform[],
   profile: ProfileRules,
-  options: { mask?: number; trace?: string[]; stderr?: Streams['stderr']; progressMinBytes?: number },
+  options: PlatformRunOptions,
 ): Promise<Measurement[]> {
   const results: Measurement[] = [];
-  for (const platform of platforms) {
-    const showProgress = options.stderr?.isTTY === true && source.size > (options.progressMinBytes ?? PROGRESS_MIN_BYTES);
-    const bar = showProgress ? progressBar(options.stderr!, `measuring ${OPTION_OF[platform]}`) : undefined;
-    const trace = options.trace;
-    try {
-      results.push(
-        await measureIgvm(igvm, source, platform, nodeHashProvider, {
-          profile,
-          ...(options.mask !== undefined ? { mask: options.mask } : {}),
-          ...(trace ? { onRecord: (r: TraceRecord) => void trace.push(traceLine(platform, r)) } : {}),
-          ...(bar ? { onProgress: bar.update } : {}),
-        }),
-      );
-    } catch (e) {
-      throw measureFailure(file, e);
-    } finally {
-      bar?.clear();
+  // SEV-SNP page contents hash independently: on a machine with cores to spare, large files hash
+  // them on worker threads while the main thread chains PAGE_INFOs.
+  const auto = source.size > PARALLEL_MIN_BYTES && availableParallelism() >= 3 ? defaultHashThreads() : 0;
+  const threads = options.threads ?? auto;
+  const parallel = platforms.includes('SEV_SNP') && threads > 0 ? createParallelHashProvider(threads) : undefined;
+  try {
+    for (const platform of platforms) {
+      results.push(await measureOne(igvm, source, file, platform, profile, platform === 'SEV_SNP' && parallel ? parallel : nodeHashProvider, options));
     }
+  } finally {
+    await parallel?.close();
   }
   return results;
+}
+
+async function measureOne(
+  igvm: LazyIgvm,
+  source: ByteSource,
+  file: string,
+  platform: MeasurablePlatform,
+  profile: ProfileRules,
+  hash: HashProvider,
+  options: PlatformRunOptions,
+): Promise<Measurement> {
+  const showProgress = options.stderr?.isTTY === true && source.size > (options.progressMinBytes ?? PROGRESS_MIN_BYTES);
+  const bar = showProgress ? progressBar(options.stderr!, `measuring ${OPTION_OF[platform]}`) : undefined;
+  const trace = options.trace;
+  try {
+    return await measureIgvm(igvm, source, platform, hash, {
+      profile,
+      ...(options.mask !== undefined ? { mask: options.mask } : {}),
+      ...(trace ? { onRecord: (r: TraceRecord) => void trace.push(traceLine(platform, r)) } : {}),
+      ...(bar ? { onProgress: bar.update } : {}),
+    });
+  } catch (e) {
+    throw measureFailure(file, e);
+  } finally {
+    bar?.clear();
+  }
 }
 
 function hex(n: number): string {
@@ -191,6 +231,7 @@ export async function measureCommand(
 ): Promise<number> {
   const profile = resolveProfile(options);
   const mask = parseMask(options.mask);
+  const threads = parseThreads(options.threads);
   if (options.bare && options.json) throw usageError('--bare and --json exclude each other');
   const trace: string[] | undefined = options.trace !== undefined ? [] : undefined;
   const results = await withInput(file, async (source) => {
@@ -200,7 +241,12 @@ export async function measureCommand(
       throw usageError(`--bare prints one digest: choose one of ${platforms.map((p) => OPTION_OF[p]).join(', ')} with --platform`);
     }
     if (mask !== undefined && platforms.length > 1) throw usageError('--mask applies to one platform: add --platform');
-    return measurePlatforms(igvm, source, file, platforms, profile, { ...(mask !== undefined ? { mask } : {}), ...(trace ? { trace } : {}), stderr: streams.stderr });
+    return measurePlatforms(igvm, source, file, platforms, profile, {
+      ...(mask !== undefined ? { mask } : {}),
+      ...(trace ? { trace } : {}),
+      ...(threads !== undefined ? { threads } : {}),
+      stderr: streams.stderr,
+    });
   });
   if (options.trace !== undefined && trace) {
     await writeOutput(options.trace, new TextEncoder().encode(trace.length ? `${trace.join('\n')}\n` : ''));
