@@ -38,3 +38,13 @@ export function printTable(title, rows) {
     );
   }
 }
+
+/** `pages` distinct 4 KiB pages (the page number and a per-page pattern, so that no two deduplicate). */
+export function distinctPages(pages) {
+  const data = new Uint8Array(pages * 4096);
+  const dv = new DataView(data.buffer);
+  for (let p = 0; p < pages; p++) {
+    for (let w = 0; w < 1024; w += 64) dv.setUint32(p * 4096 + w * 4, (p * 2654435761 + w) >>> 0, true);
+  }
+  return data;
+}

@@ -2,7 +2,9 @@
 import { runDemoBenchmark } from './run-demo.mjs';
 import { runLinuxBenchmark } from './linux.mjs';
 import { runValidateBenchmark } from './validate.mjs';
+import { runMeasureBenchmark } from './measure-digest.mjs';
 
 runValidateBenchmark();
+runMeasureBenchmark();
 await runDemoBenchmark();
 await runLinuxBenchmark();

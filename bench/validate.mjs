@@ -5,19 +5,14 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IgvmBuilder } from '../dist/format/index.js';
-import { measure, printTable } from './measure.mjs';
+import { distinctPages, measure, printTable } from './measure.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PAGES = 65_536;
 const file = path.join(root, 'build', 'bench', `native-${PAGES}-pages.igvm`);
 
 function generate() {
-  const data = new Uint8Array(PAGES * 4096);
-  const dv = new DataView(data.buffer);
-  for (let p = 0; p < PAGES; p++) {
-    // Distinct pages: the page number and a per-page pattern, so no two pages deduplicate.
-    for (let w = 0; w < 1024; w += 64) dv.setUint32(p * 4096 + w * 4, (p * 2654435761 + w) >>> 0, true);
-  }
+  const data = distinctPages(PAGES);
   const b = new IgvmBuilder({ formatVersion: 1 });
   b.addPlatform('NATIVE');
   b.addPageData(0x10_0000n, data);

@@ -135,6 +135,52 @@ function buildProgram(setExitCode: (code: number) => void): Command {
       setExitCode(await loadCommand(file, opts));
     });
 
+  program
+    .command('measure')
+    .description('compute launch digests: SEV-SNP, TDX MRTD, VBS, SEV, SEV-ES (one line per platform)')
+    .argument('<file>', 'IGVM file')
+    .addOption(new Option('--platform <platform>', 'measure one platform').choices(['snp', 'tdx', 'vbs', 'sev', 'sev-es']))
+    .addOption(new Option('--profile <name>', 'loader rules (default igvm)').choices(['igvm', 'svsm-igvmmeasure', 'svsm-igvmmeasure-native-zero', 'qemu-kvm', 'td-shim']))
+    .option('--native-zero', 'svsm-igvmmeasure --native-zero: empty pages as SEV-SNP ZERO pages')
+    .option('--mask <hex>', 'use this compatibility mask instead of the platform\'s (with --platform)')
+    .option('--bare', 'print the digest in hex and nothing else (one platform)')
+    .option('--json', 'print JSON (schema igvm-ts/measure/v1, see docs/measure-json.md)')
+    .option('--trace <file.jsonl>', 'write one JSON line per measured record')
+    .option('--threads <n>', 'hash SEV-SNP pages on n worker threads (default: CPUs - 1 for files over 16 MiB, with 3+ CPUs)')
+    .action(async (file: string, opts: { platform?: string; profile?: string; nativeZero?: boolean; mask?: string; bare?: boolean; json?: boolean; trace?: string; threads?: string }) => {
+      const { measureCommand } = await import('./commands/measure.js');
+      setExitCode(await measureCommand(file, opts));
+    });
+
+  program
+    .command('sign')
+    .description('add or replace the SEV-SNP ID block (ECDSA P-384), or emit its payload for signing elsewhere')
+    .argument('<file>', 'IGVM file with a SEV_SNP platform')
+    .option('--id-key <key.pem>', 'ID key (P-384 private key, PEM) to sign with')
+    .option('--author-key <key.pem>', 'author key (P-384 private key, PEM) that signs the ID key')
+    .option('--emit-payload <out.bin>', 'write the 96-byte ID block to be signed, and nothing else')
+    .option('--signature <sig.der>', 'import a DER ECDSA signature of the payload (with --public-key)')
+    .option('--public-key <key.pem>', 'the ID public key (SPKI PEM/DER or X.509 certificate) of --signature')
+    .option('--family-id <hex>', 'ID block family_id (16 bytes hex, default zeros)')
+    .option('--image-id <hex>', 'ID block image_id (16 bytes hex, default zeros)')
+    .option('--guest-svn <n>', 'ID block guest_svn (default 0)')
+    .addOption(new Option('--profile <name>', 'loader rules for the launch digest (default igvm)').choices(['igvm', 'svsm-igvmmeasure', 'svsm-igvmmeasure-native-zero', 'qemu-kvm']))
+    .option('-o, --output <file>', 'the signed IGVM file to write (atomically)')
+    .action(async (file: string, opts: Record<string, string | undefined>) => {
+      const { signCommand } = await import('./commands/sign.js');
+      setExitCode(await signCommand(file, opts));
+    });
+
+  program
+    .command('verify')
+    .description('check the SEV-SNP ID block: ld against the launch digest, policy, signatures')
+    .argument('<file>', 'IGVM file with an SNP ID block')
+    .addOption(new Option('--profile <name>', 'loader rules for the launch digest (default igvm)').choices(['igvm', 'svsm-igvmmeasure', 'svsm-igvmmeasure-native-zero', 'qemu-kvm']))
+    .action(async (file: string, opts: { profile?: string }) => {
+      const { verifyCommand } = await import('./commands/sign.js');
+      setExitCode(await verifyCommand(file, opts));
+    });
+
   return program;
 }
 

@@ -379,7 +379,8 @@ function decodeVbsValue(kind: 'scalar' | 'segment' | 'table', raw: Uint8Array): 
   }
 }
 
-function encodeVbsValue(value: VbsRegisterValue): Uint8Array {
+/** The 16-byte HV_REGISTER_VALUE of a VBS register (also what the VBS boot digest hashes). */
+export function encodeVbsValue(value: VbsRegisterValue): Uint8Array {
   switch (value.kind) {
     case 'scalar': {
       const out = new Uint8Array(16);

@@ -22,6 +22,8 @@ export class FileReadError extends Error {
 
 export interface FileSource extends ByteSource {
   readonly path: string;
+  /** Read up to `target.length` bytes at `offset` into `target`; fewer only at the end of the file. */
+  readInto(offset: number, target: Uint8Array): Promise<number>;
   /** Close the underlying handle. Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -108,6 +110,21 @@ export async function openFileSource(path: string): Promise<FileSource> {
         throw wrap(path, e);
       }
       return done === want ? buffer : buffer.subarray(0, done);
+    },
+    /** Read into `target` (no allocation; the measurement loop reuses its buffers); returns the bytes read. */
+    async readInto(offset: number, target: Uint8Array): Promise<number> {
+      if (closed) throw new FileReadError(path, 'the file was already closed', 'EBADF');
+      let done = 0;
+      try {
+        while (done < target.length) {
+          const { bytesRead } = await handle.read(target, done, target.length - done, offset + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+      } catch (e) {
+        throw wrap(path, e);
+      }
+      return done;
     },
     close(): Promise<void> {
       closed ??= handle.close();
