@@ -5,3 +5,4 @@ export { Kvm, KVM_DEVICE } from './kvm/system.js';
 export { NativeUnavailableError } from './kvm/bindings.js';
 export { GuestMemory } from './memory.js';
 export type { VcpuExit } from './kvm/exits.js';
+export { probeKvmHost, classifyKvmHost, isHardwareKvm, type KvmHost, type KvmHostKind, type HostFacts } from './host-probe.js';
