@@ -122,6 +122,10 @@ export class KvmMachine {
     });
   }
 
+  get vmFd(): number {
+    return this.vm.fd;
+  }
+
   irqLine(irq: number, level: boolean): void {
     this.vm.irqLine(irq, level);
   }

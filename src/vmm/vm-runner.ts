@@ -2,14 +2,16 @@
  * `runIgvm`: boot an IGVM file on KVM and run it until the guest exits, what `igvm run` calls.
  *
  * Threads. KVM_RUN blocks for as long as the guest runs, so each vCPU runs in its own
- * node:worker_threads Worker (vcpu-thread.ts) that calls KVM_RUN synchronously through koffi. The
- * main thread keeps the event loop (console input, signals, the timeout) and owns everything else:
- * the VM and vCPU fds, guest memory, the devices, every reset. A vCPU thread never touches a device:
- * it posts each exit that needs one (port I/O, MMIO, and the exits that end or restart the machine)
- * to the main thread and waits with Atomics.wait on a shared control block (vcpu-protocol.ts) until
- * the main thread has handled it (exit-dispatch.ts) and written the reply: the bytes for a read,
- * and whether to go on or park. With the devices in one thread, several vCPUs share them without
- * locks; the price is a thread round trip per such exit.
+ * node:worker_threads Worker (vcpu-thread.ts) that calls KVM_RUN synchronously through koffi, and
+ * handles its exits right there, as Firecracker's and rust-vmm's vCPU threads do: the devices
+ * (platform.ts: UART, isa-debug-exit, i8042, 0xcf9, CMOS RTC, PCI config, unclaimed ranges) sit
+ * on a range-keyed bus for port I/O and MMIO (devices/bus.ts) that each vCPU thread builds over
+ * the same device state in SharedArrayBuffers, every access under one device lock
+ * (devices/device-lock.ts), so `--smp N` vCPUs share them safely. COM1 output goes into a shared
+ * ring (output-ring.ts) that the main thread drains in batches. No message crosses threads per
+ * exit: a vCPU thread posts only when it parks (with the outcome, if an exit asked for a reset or
+ * a stop) or fails. The main thread keeps what must be asynchronous (console input and output,
+ * signals, the timeout) and owns the rest: the VM and vCPU fds, guest memory, every reset.
  *
  * Kicks. To stop a vCPU that is inside KVM_RUN (reset, quit, timeout), the main thread sets the
  * block's command word to PARK and sends SIGUSR2 to the vCPU thread with tgkill (SIGUSR1 belongs to
@@ -36,7 +38,7 @@ import type { ParsedIgvm } from '../format/model.js';
 import { KvmMachine } from './kvm-machine.js';
 import { RunSession, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
 
-export { EXIT_STATUS, replyFor, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
+export { EXIT_STATUS, mergeBusStats, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
 
 export async function runIgvm(file: ParsedIgvm, options: RunOptions): Promise<RunResult> {
   const machine = KvmMachine.create(options.memory, options.vcpus);

@@ -6,6 +6,9 @@
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kick, KICK_SIGNAL } from '../../src/vmm/kvm/kick.js';
+import { DeviceLock } from '../../src/vmm/devices/device-lock.js';
+import { OutputRing } from '../../src/vmm/output-ring.js';
+import { createPlatformState } from '../../src/vmm/platform.js';
 import { VcpuHost } from '../../src/vmm/vcpu-host.js';
 import { bundleSkipReason, WorkerBundles } from './bundle.js';
 
@@ -44,9 +47,32 @@ describe.skipIf(bundleSkipReason !== undefined)('vCPU threads', () => {
     expect(KICK_SIGNAL).toBe(12);
   });
 
+  it('keeps device state consistent across threads under the device lock', async () => {
+    // Two threads (and this one) do a non-atomic read-modify-write of shared state under the lock.
+    const script = await bundles.build('lock-worker', {
+      contents: `import { parentPort, workerData } from 'node:worker_threads';
+       import { DeviceLock } from './devices/device-lock.ts';
+       const lock = new DeviceLock(workerData.lock);
+       const counter = new Float64Array(workerData.counter);
+       for (let i = 0; i < workerData.rounds; i++) lock.with(() => { const v = counter[0]; counter[0] = v + 1; });
+       parentPort.postMessage('done');`,
+    });
+    const lock = new DeviceLock();
+    const counter = new SharedArrayBuffer(8);
+    const rounds = 20_000;
+    const workers = [0, 1].map(() => new Worker(script, { workerData: { lock: lock.buffer, counter, rounds } }));
+    const done = workers.map((w) => new Promise((r) => w.once('message', r)));
+    const mine = new Float64Array(counter);
+    for (let i = 0; i < rounds; i++) lock.with(() => void (mine[0] = mine[0]! + 1));
+    await Promise.all(done);
+    await Promise.all(workers.map((w) => w.terminate()));
+    expect(mine[0]).toBe(3 * rounds);
+  });
+
   it('reports a vCPU thread that cannot set up its vCPU', async () => {
     const script = await bundles.build('vcpu-thread', { contents: `import './vcpu-thread.ts';` });
-    const host = new VcpuHost(0, -1, 4096, { onExit: () => ({ park: true }), onParked: () => undefined, onFailed: () => undefined }, script);
+    const shared = { vmFd: -1, platform: createPlatformState(), console: new OutputRing().buffer };
+    const host = new VcpuHost(0, -1, 4096, shared, { onParked: () => undefined, onFailed: () => undefined }, script);
     await expect(host.started()).rejects.toThrow('KVM_SET_SIGNAL_MASK failed: Bad file descriptor (errno 9)');
     await host.terminate();
   });
