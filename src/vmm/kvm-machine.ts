@@ -122,6 +122,10 @@ export class KvmMachine {
     });
   }
 
+  requestImmediateExit(index: number): void {
+    this.vcpus[index]?.setImmediateExit(true);
+  }
+
   get vmFd(): number {
     return this.vm.fd;
   }

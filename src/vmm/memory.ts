@@ -1,7 +1,10 @@
 /**
  * Guest RAM for KVM: one anonymous private mapping (MAP_NORESERVE: pages cost memory only once
  * touched) per RAM range, each registered as a KVM memory slot. Implements the loader's
- * GuestMachine over a RamMap, like SparseMachine does for dry runs.
+ * GuestMachine over a RamMap, like SparseMachine does for dry runs. Mapping is lazy all the way:
+ * the JavaScript views of a region (1 GiB each, a few milliseconds apiece to create) are made on
+ * the first access to that GiB, so that `-m 1T` starts as fast as `-m 256M`: nothing but the pages
+ * the file writes is ever touched.
  *
  * Resets. A guest-requested reset is warm, as in QEMU and on hardware: RAM keeps its contents and
  * the RAM the loader created (QEMU's igvm.N regions) stays; reloading the file rewrites what the
@@ -37,8 +40,8 @@ export interface RegionInfo {
 interface Region extends RegionInfo {
   readonly ptr: NativePointer;
   readonly hostAddress: bigint;
-  /** Views of at most VIEW_LIMIT bytes each, covering the region in order. */
-  readonly chunks: readonly Uint8Array[];
+  /** Views of at most VIEW_LIMIT bytes each, covering the region in order; made on first use. */
+  readonly chunks: (Uint8Array | undefined)[];
 }
 
 function hex(v: bigint): string {
@@ -165,10 +168,7 @@ export class GuestMemory implements GuestMachine {
       this.freeSlots.push(slot);
       throw new RangeError(`cannot reserve ${hex(size)} bytes of host memory for ${name}: ${c.strerror(c.errno())}`);
     }
-    const chunks: Uint8Array[] = [];
-    for (let off = 0; off < length; off += VIEW_LIMIT) {
-      chunks.push(new Uint8Array(c.view(c.offset(ptr, off), Math.min(VIEW_LIMIT, length - off))));
-    }
+    const chunks = new Array<Uint8Array | undefined>(Math.ceil(length / VIEW_LIMIT)).fill(undefined);
     const hostAddress = c.address(ptr);
     try {
       this.slots.setUserMemoryRegion({ slot, flags: 0, guest_phys_addr: gpa, memory_size: size, userspace_addr: hostAddress });
@@ -179,6 +179,12 @@ export class GuestMemory implements GuestMachine {
     }
     this.regions.push({ name, gpa, size, slot, created, ptr, hostAddress, chunks });
     this.regions.sort((a, b) => (a.gpa < b.gpa ? -1 : 1));
+  }
+
+  private chunkView(r: Region, chunk: number): Uint8Array {
+    const c = libc();
+    const offset = chunk * VIEW_LIMIT;
+    return new Uint8Array(c.view(c.offset(r.ptr, offset), Math.min(VIEW_LIMIT, Number(r.size) - offset)));
   }
 
   private unmap(r: Region): void {
@@ -224,7 +230,7 @@ export class GuestMemory implements GuestMachine {
       const offset = at - r.gpa;
       const chunk = Number(offset / BigInt(VIEW_LIMIT));
       const within = Number(offset % BigInt(VIEW_LIMIT));
-      const view = r.chunks[chunk]!;
+      const view = (r.chunks[chunk] ??= this.chunkView(r, chunk));
       const left = gpa + size - at;
       const room = BigInt(view.length - within);
       const n = Number(left < room ? left : room);

@@ -57,6 +57,8 @@ export interface VmBackend {
   applyBootState(bootCpu: BootCpuState): void;
   irqLine(irq: number, level: boolean): void;
   registers(index: number): { regs: KvmRegs; sregs: KvmSregs };
+  /** Set vCPU `index`'s kvm_run.immediate_exit (from any thread), so that a kick never waits for a signal's delivery. */
+  requestImmediateExit?(index: number): void;
 }
 
 type Pending =
@@ -137,7 +139,7 @@ export class RunSession implements VcpuHostEvents {
       this.settle = { resolve, reject };
     });
     const shared = { vmFd: this.machine.vmFd, platform: this.platform.state, console: this.console.ring.buffer };
-    this.hosts = this.machine.vcpus.map((v, i) => new VcpuHost(i, v.fd, v.mmapSize, shared, this, this.threadScript));
+    this.hosts = this.machine.vcpus.map((v, i) => new VcpuHost(i, v.fd, v.mmapSize, shared, this, this.threadScript, () => this.machine.requestImmediateExit?.(i)));
     await Promise.all(this.hosts.map((h) => h.started()));
     this.console.attachInput((bytes) => this.platform.lock.with(() => this.platform.uart.receive(bytes)));
     this.watchSignals();

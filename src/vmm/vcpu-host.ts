@@ -65,6 +65,8 @@ export class VcpuHost {
     shared: SharedMachine,
     private readonly events: VcpuHostEvents,
     script: URL = vcpuThreadScript(),
+    /** Sets the vCPU's kvm_run.immediate_exit, with each kick. */
+    private readonly immediateExit: () => void = () => undefined,
   ) {
     const init: VcpuThreadInit = { fd, id: index, mmapSize, control: this.control, kickSignal: KICK_SIGNAL, ...shared };
     this.worker = new Worker(script, { workerData: init });
@@ -111,6 +113,7 @@ export class VcpuHost {
     setCommand(this.control, COMMAND_PARK);
     if (this.state !== 'running' || this.tid === undefined) return;
     try {
+      this.immediateExit();
       kick(this.tid);
     } catch (e) {
       this.fail(`cannot kick vCPU ${this.index} out of KVM_RUN: ${e instanceof Error ? e.message : String(e)}`);

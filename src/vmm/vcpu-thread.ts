@@ -39,7 +39,11 @@ function main(port: NonNullable<typeof parentPort>, init: VcpuThreadInit): void 
 
   const channel: LoopChannel = {
     parkRequested: parking,
-    consumeKick: () => void consumeKick(init.kickSignal),
+    consumeKick() {
+      consumeKick(init.kickSignal);
+      // The kick is seen: a run that goes on must not stop again at once.
+      if (!parking()) vcpu.setImmediateExit(false);
+    },
     handle(exit) {
       if (!touchesDevices(exit)) return dispatcher.dispatch(exit);
       let outcome: ExitOutcome;
@@ -65,6 +69,7 @@ function main(port: NonNullable<typeof parentPort>, init: VcpuThreadInit): void 
       return;
     }
     try {
+      vcpu.setImmediateExit(false);
       const parked = runUntilParked(vcpu, channel);
       post(parked.cause === 'exit' ? { type: 'parked', outcome: parked.outcome, stats: stats() } : { type: 'parked', stats: stats() });
     } catch (e) {

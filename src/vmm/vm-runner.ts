@@ -14,19 +14,21 @@
  * signals, the timeout) and owns the rest: the VM and vCPU fds, guest memory, every reset.
  *
  * Kicks. To stop a vCPU that is inside KVM_RUN (reset, quit, timeout), the main thread sets the
- * block's command word to PARK and sends SIGUSR2 to the vCPU thread with tgkill (SIGUSR1 belongs to
- * Node's inspector). The vCPU thread keeps SIGUSR2 blocked (pthread_sigmask), and KVM_SET_SIGNAL_MASK
- * gives KVM_RUN a mask without it, so the signal is deliverable only inside KVM_RUN: KVM_RUN returns
- * EINTR; a kick that lands between two KVM_RUNs stays pending and makes the next one return EINTR at
- * once, so none is lost. No handler runs: the thread consumes the signal with sigtimedwait (zero
- * timeout), reads the command word, and parks: it tells the main thread and returns to its event
- * loop. Before parking after an I/O exit it re-enters KVM_RUN with immediate_exit set, so that KVM
- * completes the instruction rather than replaying it into the state a reset writes.
+ * block's command word to PARK, sets the vCPU's kvm_run.immediate_exit and sends it a real-time
+ * signal (kvm/kick.ts) with tgkill. The vCPU thread keeps that signal blocked (pthread_sigmask),
+ * and KVM_SET_SIGNAL_MASK gives KVM_RUN a mask without it, so the signal is deliverable only
+ * inside KVM_RUN: KVM_RUN returns EINTR; a kick that lands between two KVM_RUNs stays pending and
+ * makes the next one return EINTR at once (as immediate_exit does), so none is lost. The signal
+ * is ignored process-wide, so the same signal from outside kills nothing; the thread consumes the
+ * pending kicks with sigtimedwait (zero timeout), reads the command word, and parks: it tells the
+ * main thread and returns to its event loop. Before parking after an I/O exit it re-enters KVM_RUN
+ * with immediate_exit set, so that KVM completes the instruction rather than replaying it into
+ * the state a reset writes.
  *
  * Parked vCPUs are the only time the main thread calls ioctls on vCPU fds (KVM serializes a vCPU's
  * ioctls, so one issued during KVM_RUN would block the event loop): to set the boot state and to
- * read registers for an error report. Console input needs no kick: the UART model lives here and
- * KVM_IRQ_LINE wakes a halted vCPU inside the kernel.
+ * read registers for an error report. Console input needs no kick: the main thread delivers it to
+ * the UART's shared state under the device lock, and KVM_IRQ_LINE wakes a halted vCPU in the kernel.
  *
  * Resets (i8042 command 0xfe, port 0xcf9, a triple fault, KVM_SYSTEM_EVENT_RESET) park every vCPU,
  * return the devices, in-kernel irqchip, PIT and local APICs to power-on, process the file again
