@@ -44,6 +44,11 @@ interface Region extends RegionInfo {
   readonly chunks: (Uint8Array | undefined)[];
 }
 
+/** Guest RAM beyond what the host's CPU (through KVM) can address. */
+export class PhysicalAddressError extends RangeError {
+  override readonly name = 'PhysicalAddressError';
+}
+
 function hex(v: bigint): string {
   return `0x${v.toString(16)}`;
 }
@@ -62,6 +67,8 @@ export class GuestMemory implements GuestMachine {
     private readonly slots: SlotTable,
     /** KVM_CAP_NR_MEMSLOTS. */
     private readonly maxSlots = 32,
+    /** The guest's MAXPHYADDR: RAM must end below 2^physBits. */
+    private readonly physBits = 52,
   ) {
     this.ram = new RamMap(layout);
     try {
@@ -159,6 +166,12 @@ export class GuestMemory implements GuestMachine {
 
   private map(gpa: bigint, size: bigint, name: string, created: boolean): void {
     this.assertOpen();
+    const limit = 1n << BigInt(this.physBits);
+    if (gpa + size > limit) {
+      throw new PhysicalAddressError(
+        `RAM region ${name} at ${hex(gpa)} (+${hex(size)}) ends beyond ${hex(limit)}, the ${this.physBits}-bit guest physical-address width of this host's KVM`,
+      );
+    }
     const slot = this.freeSlots.shift() ?? this.nextSlot++;
     if (slot >= this.maxSlots) throw new RangeError(`RAM region ${name} needs memory slot ${slot}, but KVM offers ${this.maxSlots}`);
     const c = libc();

@@ -12,6 +12,7 @@ import { SystemRequests, type ExitOutcome } from './exit-dispatch.js';
 import type { MmioStats, PioStats, UnclaimedPort } from './devices/bus.js';
 import type { KvmRegs } from './kvm/abi.js';
 import type { KvmSregs } from './kvm/codecs.js';
+import { setLongTimeout } from './long-timer.js';
 import { OutputRing } from './output-ring.js';
 import { createPlatform, type Platform } from './platform.js';
 import { formatRegisters } from './registers.js';
@@ -25,6 +26,13 @@ export interface RunOptions {
   readonly cmdline?: string;
   readonly noReboot?: boolean;
   readonly timeoutMs?: number;
+  /**
+   * When the timeout starts counting, in performance.now() milliseconds: 0 is the process start
+   * (what `igvm run --timeout` uses, so that set-up counts). Default: when the run was called.
+   */
+  readonly startedAt?: number;
+  /** Run even where `memory` exceeds the host's RAM (pages are used only once touched). */
+  readonly allowOvercommit?: boolean;
   /** Write each boot's LoadReport here (JSON). */
   readonly reportPath?: string;
   /** Diagnostics (resets, register dumps, I/O floods). Default: stderr, prefixed `igvm: `. */
@@ -109,6 +117,7 @@ export class RunSession implements VcpuHostEvents {
   private settle: { resolve: (r: RunResult) => void; reject: (e: unknown) => void } | undefined;
   private readonly cleanups: (() => void)[] = [];
   private rekick: NodeJS.Timeout | undefined;
+  private readonly createdAt = performance.now();
 
   constructor(
     private readonly file: ParsedIgvm,
@@ -145,9 +154,9 @@ export class RunSession implements VcpuHostEvents {
     this.watchSignals();
     if (this.options.timeoutMs !== undefined) {
       const ms = this.options.timeoutMs;
+      const left = (this.options.startedAt ?? this.createdAt) + ms - performance.now();
       // Where every vCPU was tells a hang from a slow guest.
-      const timer = setTimeout(() => this.requestStop(EXIT_STATUS.TIMEOUT, `timed out after ${ms} ms`, 'all'), ms);
-      this.cleanups.push(() => clearTimeout(timer));
+      this.cleanups.push(setLongTimeout(() => this.requestStop(EXIT_STATUS.TIMEOUT, `timed out after ${ms} ms`, 'all'), left));
     }
     this.boot();
     return done;

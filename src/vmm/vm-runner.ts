@@ -37,15 +37,29 @@
  * keeps its contents (memory.ts). `noReboot` turns a reset into exit status 0, as QEMU's -no-reboot.
  */
 import type { ParsedIgvm } from '../format/model.js';
+import { totalmem } from 'node:os';
+import { KvmError } from './kvm/errors.js';
 import { KvmMachine } from './kvm-machine.js';
 import { RunSession, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
 
 export { EXIT_STATUS, mergeBusStats, type RunOptions, type RunResult, type VmBackend } from './run-session.js';
 
+/** Refuse `-m` beyond the host's RAM unless asked to overcommit: a guest that uses it all would be killed by the OOM killer midway. */
+export function checkMemorySize(memory: bigint, allowOvercommit: boolean, hostBytes: number = totalmem()): void {
+  if (allowOvercommit || memory <= BigInt(hostBytes)) return;
+  const gib = (v: number) => (v / 2 ** 30).toFixed(1);
+  throw new KvmError(
+    'MemoryTooLarge',
+    `${gib(Number(memory))} GiB of guest RAM is more than this host's ${gib(hostBytes)} GiB; pass --allow-overcommit to run it anyway (RAM is used only as the guest touches it)`,
+  );
+}
+
 export async function runIgvm(file: ParsedIgvm, options: RunOptions): Promise<RunResult> {
+  const started = { startedAt: options.startedAt ?? performance.now() };
+  checkMemorySize(options.memory, options.allowOvercommit ?? false);
   const machine = KvmMachine.create(options.memory, options.vcpus);
   try {
-    return await runOn(machine, file, options);
+    return await runOn(machine, file, { ...options, ...started });
   } finally {
     machine.close();
   }

@@ -154,6 +154,15 @@ describe.skipIf(bundleSkipReason !== undefined)('runOn with scripted vCPU thread
     expect(t.machine.boots).toHaveLength(1);
   });
 
+  it('counts the timeout from startedAt, so that set-up time is part of it', async () => {
+    const t = setup([102], { timeoutMs: 5000, startedAt: performance.now() - 10_000 });
+    const started = Date.now();
+    const result = await t.run();
+    expect(result).toMatchObject({ exitStatus: 124, boots: 1 });
+    expect(result.reason).toMatch(/^timed out after 5000 ms\n/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('reports an emulation failure with the vCPU registers', async () => {
     const t = setup([103]);
     const result = await t.run();
