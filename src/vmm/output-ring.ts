@@ -50,7 +50,9 @@ export class OutputRing {
     }
     this.data[(head >>> 0) % this.capacity] = byte;
     Atomics.store(this.cells, HEAD, (head + 1) | 0);
-    if (used === 0) {
+    // Empty but for this byte, judged after publishing it: the consumer may have drained the ring
+    // since `used` was read, found it empty and gone to sleep, so `used` cannot decide this.
+    if (Atomics.load(this.cells, TAIL) === head) {
       Atomics.add(this.cells, SIGNAL, 1);
       Atomics.notify(this.cells, SIGNAL);
     }

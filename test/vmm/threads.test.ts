@@ -72,6 +72,46 @@ describe.skipIf(bundleSkipReason !== undefined)('vCPU threads', () => {
     expect(mine[0]).toBe(3 * rounds);
   });
 
+  it('moves console output from a producer thread through the ring without losing a byte or a wakeup', async () => {
+    // The producer (a vCPU thread's UART) writes bursts with pauses, the pattern that once let the
+    // consumer fall asleep on a non-empty ring.
+    const script = await bundles.build('ring-worker', {
+      contents: `import { parentPort, workerData } from 'node:worker_threads';
+       import { OutputRing } from './output-ring.ts';
+       const ring = new OutputRing(workerData.ring);
+       let sum = 0;
+       for (let i = 0; i < workerData.bytes; i++) {
+         const b = (i * 7) & 0xff;
+         sum = (sum + b) % 1000003;
+         ring.put(b);
+         if (i % 4096 === 0) ring.waitForRoom(() => false);
+         if (i % 50000 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+       }
+       parentPort.postMessage(sum);`,
+    });
+    const ring = new OutputRing();
+    const bytes = 3_000_000;
+    const worker = new Worker(script, { workerData: { ring: ring.buffer, bytes } });
+    const produced = new Promise<number>((r) => worker.once('message', r));
+    let got = 0;
+    let sum = 0;
+    const guard = setTimeout(() => worker.terminate(), 60_000);
+    while (got < bytes) {
+      const out = ring.take();
+      if (!out) {
+        await ring.waitForData().promise;
+        continue;
+      }
+      for (const b of out) sum = (sum + b) % 1000003;
+      got += out.length;
+    }
+    clearTimeout(guard);
+    expect(got).toBe(bytes);
+    expect(sum).toBe(await produced);
+    expect(ring.dropped).toBe(0);
+    await worker.terminate();
+  });
+
   it('reports a vCPU thread that cannot set up its vCPU', async () => {
     const script = await bundles.build('vcpu-thread', { contents: `import './vcpu-thread.ts';` });
     const shared = { vmFd: -1, platform: createPlatformState(), console: new OutputRing().buffer };
