@@ -11,7 +11,7 @@
 // COMMAND runs in the repository with the caller's PATH and HOME; its output is this script's
 // output; the exit status is COMMAND's, 124 when the time runs out, 125 when the VM cannot start.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const repo = resolve(import.meta.dirname, '..');
@@ -68,7 +68,20 @@ export function nestedSkipReason() {
 
 const quote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
 
-function initScript(modules) {
+/**
+ * The fresh tmpfs over /tmp in there would hide a checkout under /tmp: keep the checkout (its real
+ * path, the shared filesystem has no symlinks resolved for us) aside and move it back on top.
+ */
+export function tmpMounts(checkout) {
+  const tmpfs = 'mount -t tmpfs tmp /host/tmp';
+  if (checkout !== '/tmp' && !checkout.startsWith('/tmp/')) return tmpfs;
+  const at = quote(`/host${checkout}`);
+  return `mkdir -p /keep; mount -o bind ${at} /keep || fail "cannot keep the checkout ${checkout}"
+${tmpfs}
+mkdir -p ${at}; mount -o move /keep ${at} || fail "cannot mount the checkout ${checkout} over the tmpfs"`;
+}
+
+export function initScript(modules, checkout = realpathSync(repo)) {
   const insmods = modules.map((m) => `insmod /mod/${m} || fail "cannot load ${m}"`).join('\n');
   return `/bin/busybox --install -s /bin
 fail() { echo "kvm-nested: $*"; poweroff -f; }
@@ -77,7 +90,8 @@ ${insmods}
 [ -c /dev/kvm ] || fail "kvm_amd loaded but /dev/kvm is missing"
 mkdir -p /host
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576,cache=loose host /host || fail "cannot mount the host filesystem"
-mount -t proc proc /host/proc; mount -t sysfs sys /host/sys; mount -t devtmpfs dev /host/dev; mount -t tmpfs tmp /host/tmp
+mount -t proc proc /host/proc; mount -t sysfs sys /host/sys; mount -t devtmpfs dev /host/dev
+${tmpMounts(checkout)}
 mount -t devpts devpts /host/dev/pts 2>/dev/null
 chroot /host /bin/sh ${quote(join(work, 'command.sh'))} 2>&1 | cat
 poweroff -f
@@ -88,7 +102,7 @@ function commandScript(argv, env) {
   const exports = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join('\n');
   const status = join(work, 'status');
   return `${exports}
-cd ${quote(repo)} || exit 1
+cd ${quote(realpathSync(repo))} || exit 1
 ${argv.map(quote).join(' ')}
 echo $? > ${quote(status)}
 `;

@@ -114,9 +114,10 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--serial <target>', 'COM1: stdio (default) or a file to write', 'stdio')
     .option('--cmdline <text>', 'command line for COMMAND_LINE parameters')
     .option('--no-reboot', 'exit with status 0 when the guest resets')
-    .option('--timeout <seconds>', 'stop the guest after this long (exit status 124)')
+    .option('--timeout <seconds>', 'stop the guest this long after igvm started, set-up included (exit status 124)')
     .option('--report <file.json>', 'write the LoadReport of each boot as JSON')
-    .action(async (file: string, opts: { memory?: string; smp?: string; serial?: string; cmdline?: string; reboot?: boolean; timeout?: string; report?: string }) => {
+    .option('--allow-overcommit', 'run with more guest RAM (-m) than this host has')
+    .action(async (file: string, opts: { memory?: string; smp?: string; serial?: string; cmdline?: string; reboot?: boolean; timeout?: string; report?: string; allowOvercommit?: boolean }) => {
       const { runCommand } = await import('./commands/run.js');
       setExitCode(await runCommand(file, opts));
     });

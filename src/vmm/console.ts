@@ -1,9 +1,12 @@
 /**
- * The serial console: what the guest writes to COM1 goes to stdout or a file (batched, flushed
- * once per event-loop turn); stdin goes to the guest, raw on a TTY, where Ctrl-A x quits and
- * Ctrl-A Ctrl-A sends a Ctrl-A, as in QEMU's -serial mon:stdio.
+ * The serial console: what the guest writes to COM1 (on whichever vCPU thread) lands in an
+ * OutputRing, which the main thread drains to stdout or a file in batches, whenever the ring
+ * becomes non-empty and once more on close, so nothing written before the end is lost; stdin goes
+ * to the guest, raw on a TTY, where Ctrl-A x quits and Ctrl-A Ctrl-A sends a Ctrl-A, as in QEMU's
+ * -serial mon:stdio.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { OutputRing } from './output-ring.js';
 
 export const ESCAPE_CHAR = 0x01; // Ctrl-A
 
@@ -48,41 +51,45 @@ export interface ConsoleEvents {
   readonly notice: (text: string) => void;
 }
 
-const FLUSH_AT = 4096;
-
 export class SerialConsole {
-  private readonly buffer = new Uint8Array(FLUSH_AT);
-  private length = 0;
-  private flushQueued = false;
   private readonly fd: number | undefined;
   private detachInput: (() => void) | undefined;
   private closed = false;
+  private cancelWait: (() => void) | undefined;
 
   constructor(
     readonly target: SerialTarget,
     private readonly events: ConsoleEvents,
+    /** Where the UARTs of the vCPU threads put the bytes (see output-ring.ts). */
+    readonly ring: OutputRing = new OutputRing(),
   ) {
     this.fd = target === 'stdio' ? undefined : openSync(target.path, 'w');
+    this.drainLoop();
   }
 
-  /** One byte from the guest. */
+  /** One byte from the guest (what the UART's transmit does on any thread, holding the device lock). */
   write(byte: number): void {
-    if (this.closed) return;
-    this.buffer[this.length++] = byte;
-    if (this.length === FLUSH_AT) this.flush();
-    else if (!this.flushQueued) {
-      this.flushQueued = true;
-      setImmediate(() => this.flush());
+    if (!this.closed) this.ring.put(byte);
+  }
+
+  /** Write out what the ring holds now. */
+  flush(): void {
+    for (let out = this.ring.take(); out; out = this.ring.take()) {
+      if (this.fd === undefined) process.stdout.write(out);
+      else writeSync(this.fd, out);
     }
   }
 
-  flush(): void {
-    this.flushQueued = false;
-    if (this.length === 0) return;
-    const out = this.buffer.slice(0, this.length);
-    this.length = 0;
-    if (this.fd === undefined) process.stdout.write(out);
-    else writeSync(this.fd, out);
+  private drainLoop(): void {
+    if (this.closed) return;
+    const wait = this.ring.waitForData();
+    this.cancelWait = wait.cancel;
+    void wait.promise.then(() => {
+      this.cancelWait = undefined;
+      if (this.closed) return;
+      this.flush();
+      this.drainLoop();
+    });
   }
 
   /** Feed stdin to `deliver` (only for the stdio console; a file console has no input). */
@@ -122,6 +129,7 @@ export class SerialConsole {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.cancelWait?.();
     this.detachInput?.();
     this.detachInput = undefined;
     if (this.fd !== undefined) closeSync(this.fd);

@@ -121,3 +121,8 @@ export function hasVmx(entries: readonly KvmCpuidEntry2[]): boolean {
 export function cpuidVersion(entries: readonly KvmCpuidEntry2[]): number | undefined {
   return find(entries, 1)?.eax;
 }
+
+/** CPUID.80000008H:EAX[7:0], the guest's physical-address width (MAXPHYADDR); 36 where KVM reports none, as the SDM's default. */
+export function physicalAddressBits(entries: readonly KvmCpuidEntry2[]): number {
+  return (find(entries, 0x8000_0008)?.eax ?? 36) & 0xff || 36;
+}

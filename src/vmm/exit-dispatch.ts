@@ -1,11 +1,14 @@
 /**
- * What a vCPU exit means for the machine: port I/O goes to the device bus, unclaimed MMIO reads as
- * all ones, and exits that end or restart the machine become an outcome for the runner. Devices ask
- * for a reset or an exit through `SystemRequests`, which the dispatcher turns into the outcome of
- * the exit that caused it. Runs on the main thread; the tests drive it with hand-made exits.
+ * What a vCPU exit means for the machine: port I/O and MMIO go to the device bus (unclaimed MMIO
+ * reads as all ones), and exits that end or restart the machine become an outcome for the runner.
+ * Devices ask for a reset or an exit through `SystemRequests`, which the dispatcher turns into the
+ * outcome of the exit that caused it. Runs on the vCPU thread that exited (the caller holds the
+ * device lock around device exits); the tests drive it with hand-made exits.
  */
 import { describeExit, type VcpuExit } from './kvm/exits.js';
-import type { PioBus } from './devices/pio-bus.js';
+import type { DeviceBus, MmioStats } from './devices/bus.js';
+
+export type { MmioStats } from './devices/bus.js';
 
 export type ExitOutcome =
   | { readonly kind: 'continue' }
@@ -38,22 +41,11 @@ export class SystemRequests {
   }
 }
 
-export interface MmioStats {
-  readonly reads: number;
-  readonly writes: number;
-  /** Unclaimed MMIO addresses, most accessed first (at most 16). */
-  readonly addresses: readonly { readonly address: bigint; readonly count: number }[];
-}
-
 const CONTINUE: ExitOutcome = { kind: 'continue' };
 
 export class ExitDispatcher {
-  private mmioReads = 0;
-  private mmioWrites = 0;
-  private readonly mmioAddresses = new Map<bigint, number>();
-
   constructor(
-    private readonly pio: PioBus,
+    private readonly bus: DeviceBus,
     private readonly requests: SystemRequests,
   ) {}
 
@@ -61,20 +53,17 @@ export class ExitDispatcher {
   dispatch(exit: VcpuExit): ExitOutcome {
     switch (exit.kind) {
       case 'io-in':
-        this.pio.handleIn(exit.port, exit.size, exit.count, exit.data);
+        this.bus.handleIn(exit.port, exit.size, exit.count, exit.data);
         return this.afterDevices();
       case 'io-out':
-        this.pio.handleOut(exit.port, exit.size, exit.count, exit.data);
+        this.bus.handleOut(exit.port, exit.size, exit.count, exit.data);
         return this.afterDevices();
       case 'mmio-read':
-        exit.data.fill(0xff);
-        this.mmioReads++;
-        this.countMmio(exit.address);
-        return CONTINUE;
+        this.bus.handleMmioRead(exit.address, exit.data);
+        return this.afterDevices();
       case 'mmio-write':
-        this.mmioWrites++;
-        this.countMmio(exit.address);
-        return CONTINUE;
+        this.bus.handleMmioWrite(exit.address, exit.data);
+        return this.afterDevices();
       case 'interrupted':
         return CONTINUE;
       case 'shutdown':
@@ -96,11 +85,7 @@ export class ExitDispatcher {
   }
 
   get mmioStats(): MmioStats {
-    const addresses = [...this.mmioAddresses]
-      .map(([address, count]) => ({ address, count }))
-      .sort((a, b) => b.count - a.count)
-      .slice(0, 16);
-    return { reads: this.mmioReads, writes: this.mmioWrites, addresses };
+    return this.bus.mmioStats;
   }
 
   private afterDevices(): ExitOutcome {
@@ -108,9 +93,5 @@ export class ExitDispatcher {
     if (!request) return CONTINUE;
     if (request.kind === 'reset') return { kind: 'reset', cause: request.cause, diagnose: false };
     return { kind: 'stop', status: request.status, reason: request.reason };
-  }
-
-  private countMmio(address: bigint): void {
-    this.mmioAddresses.set(address, (this.mmioAddresses.get(address) ?? 0) + 1);
   }
 }

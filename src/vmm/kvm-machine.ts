@@ -6,7 +6,7 @@
 import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, q35Layout } from '../arch/x86/q35-layout.js';
 import type { BootCpuState } from '../arch/x86/boot-state.js';
 import { apResetState, setupCpu, XSAVE_IMAGE_SIZE, type CpuSetupOptions } from './cpu-setup.js';
-import { cpuidVersion, hasVmx, kvmFeatures, vcpuCpuid } from './cpuid.js';
+import { cpuidVersion, hasVmx, kvmFeatures, physicalAddressBits, vcpuCpuid } from './cpuid.js';
 import {
   KVM_CAP,
   KVM_IRQCHIP_IOAPIC,
@@ -74,10 +74,18 @@ export class KvmMachine {
       const irqchips = [KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC].map((id) => vm.getIrqchip(id));
       const pit = vm.getPit2();
 
-      const memory = new GuestMemory(layout, vcpuCount, vm, kvm.checkExtension(KVM_CAP.NR_MEMSLOTS) || 32);
+      const supported = kvm.supportedCpuid();
+      const physBits = physicalAddressBits(supported);
+      const ramEnd = layout.ram.reduce((end, r) => (r.gpa + r.size > end ? r.gpa + r.size : end), 0n);
+      if (ramEnd > 1n << BigInt(physBits)) {
+        throw new KvmError(
+          'MemoryTooLarge',
+          `${ramSize >> 20n} MiB of guest RAM reaches guest physical address 0x${ramEnd.toString(16)}, beyond the ${physBits}-bit physical-address width this host's KVM offers (at most ${((1n << BigInt(physBits)) >> 30n).toString()} GiB of address space)`,
+        );
+      }
+      const memory = new GuestMemory(layout, vcpuCount, vm, kvm.checkExtension(KVM_CAP.NR_MEMSLOTS) || 32, physBits);
       cleanup.push(() => memory.close());
 
-      const supported = kvm.supportedCpuid();
       const tscDeadline = kvm.checkExtension(KVM_CAP.TSC_DEADLINE_TIMER) > 0;
       const vcpus: Vcpu[] = [];
       const lapics: Uint8Array[] = [];
@@ -120,6 +128,14 @@ export class KvmMachine {
     this.vcpus.forEach((vcpu, i) => {
       setupCpu(vcpu, i === 0 ? bootCpu : ap, { ...this.cpuOptions, resetLapic: this.powerOn.lapics[i]! });
     });
+  }
+
+  requestImmediateExit(index: number): void {
+    this.vcpus[index]?.setImmediateExit(true);
+  }
+
+  get vmFd(): number {
+    return this.vm.fd;
   }
 
   irqLine(irq: number, level: boolean): void {

@@ -1,7 +1,10 @@
 /**
  * Guest RAM for KVM: one anonymous private mapping (MAP_NORESERVE: pages cost memory only once
  * touched) per RAM range, each registered as a KVM memory slot. Implements the loader's
- * GuestMachine over a RamMap, like SparseMachine does for dry runs.
+ * GuestMachine over a RamMap, like SparseMachine does for dry runs. Mapping is lazy all the way:
+ * the JavaScript views of a region (1 GiB each, a few milliseconds apiece to create) are made on
+ * the first access to that GiB, so that `-m 1T` starts as fast as `-m 256M`: nothing but the pages
+ * the file writes is ever touched.
  *
  * Resets. A guest-requested reset is warm, as in QEMU and on hardware: RAM keeps its contents and
  * the RAM the loader created (QEMU's igvm.N regions) stays; reloading the file rewrites what the
@@ -37,8 +40,13 @@ export interface RegionInfo {
 interface Region extends RegionInfo {
   readonly ptr: NativePointer;
   readonly hostAddress: bigint;
-  /** Views of at most VIEW_LIMIT bytes each, covering the region in order. */
-  readonly chunks: readonly Uint8Array[];
+  /** Views of at most VIEW_LIMIT bytes each, covering the region in order; made on first use. */
+  readonly chunks: (Uint8Array | undefined)[];
+}
+
+/** Guest RAM beyond what the host's CPU (through KVM) can address. */
+export class PhysicalAddressError extends RangeError {
+  override readonly name = 'PhysicalAddressError';
 }
 
 function hex(v: bigint): string {
@@ -59,6 +67,8 @@ export class GuestMemory implements GuestMachine {
     private readonly slots: SlotTable,
     /** KVM_CAP_NR_MEMSLOTS. */
     private readonly maxSlots = 32,
+    /** The guest's MAXPHYADDR: RAM must end below 2^physBits. */
+    private readonly physBits = 52,
   ) {
     this.ram = new RamMap(layout);
     try {
@@ -156,6 +166,12 @@ export class GuestMemory implements GuestMachine {
 
   private map(gpa: bigint, size: bigint, name: string, created: boolean): void {
     this.assertOpen();
+    const limit = 1n << BigInt(this.physBits);
+    if (gpa + size > limit) {
+      throw new PhysicalAddressError(
+        `RAM region ${name} at ${hex(gpa)} (+${hex(size)}) ends beyond ${hex(limit)}, the ${this.physBits}-bit guest physical-address width of this host's KVM`,
+      );
+    }
     const slot = this.freeSlots.shift() ?? this.nextSlot++;
     if (slot >= this.maxSlots) throw new RangeError(`RAM region ${name} needs memory slot ${slot}, but KVM offers ${this.maxSlots}`);
     const c = libc();
@@ -165,10 +181,7 @@ export class GuestMemory implements GuestMachine {
       this.freeSlots.push(slot);
       throw new RangeError(`cannot reserve ${hex(size)} bytes of host memory for ${name}: ${c.strerror(c.errno())}`);
     }
-    const chunks: Uint8Array[] = [];
-    for (let off = 0; off < length; off += VIEW_LIMIT) {
-      chunks.push(new Uint8Array(c.view(c.offset(ptr, off), Math.min(VIEW_LIMIT, length - off))));
-    }
+    const chunks = new Array<Uint8Array | undefined>(Math.ceil(length / VIEW_LIMIT)).fill(undefined);
     const hostAddress = c.address(ptr);
     try {
       this.slots.setUserMemoryRegion({ slot, flags: 0, guest_phys_addr: gpa, memory_size: size, userspace_addr: hostAddress });
@@ -179,6 +192,12 @@ export class GuestMemory implements GuestMachine {
     }
     this.regions.push({ name, gpa, size, slot, created, ptr, hostAddress, chunks });
     this.regions.sort((a, b) => (a.gpa < b.gpa ? -1 : 1));
+  }
+
+  private chunkView(r: Region, chunk: number): Uint8Array {
+    const c = libc();
+    const offset = chunk * VIEW_LIMIT;
+    return new Uint8Array(c.view(c.offset(r.ptr, offset), Math.min(VIEW_LIMIT, Number(r.size) - offset)));
   }
 
   private unmap(r: Region): void {
@@ -224,7 +243,7 @@ export class GuestMemory implements GuestMachine {
       const offset = at - r.gpa;
       const chunk = Number(offset / BigInt(VIEW_LIMIT));
       const within = Number(offset % BigInt(VIEW_LIMIT));
-      const view = r.chunks[chunk]!;
+      const view = (r.chunks[chunk] ??= this.chunkView(r, chunk));
       const left = gpa + size - at;
       const room = BigInt(view.length - within);
       const n = Number(left < room ? left : room);

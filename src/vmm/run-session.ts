@@ -1,21 +1,23 @@
 /**
- * One run of a machine (vm-runner.ts describes the design): the vCPU threads, the devices and the
- * console; boots, resets and the stop with its result. Every method runs on the main thread.
+ * One run of a machine (vm-runner.ts describes the design): the vCPU threads, the devices' shared
+ * state and the console; boots, resets and the stop with its result. Every method runs on the main
+ * thread; the exits themselves are handled on the vCPU threads.
  */
 import { writeFileSync } from 'node:fs';
 import type { BootCpuState } from '../arch/x86/boot-state.js';
 import type { ParsedIgvm } from '../format/model.js';
 import { loadIgvm, type GuestMachine, type LoadReport } from '../loader/index.js';
 import { SerialConsole, type SerialTarget } from './console.js';
-import { ExitDispatcher, SystemRequests, type ExitOutcome, type MmioStats } from './exit-dispatch.js';
-import type { PioStats } from './devices/pio-bus.js';
+import { SystemRequests, type ExitOutcome } from './exit-dispatch.js';
+import type { MmioStats, PioStats, UnclaimedPort } from './devices/bus.js';
 import type { KvmRegs } from './kvm/abi.js';
 import type { KvmSregs } from './kvm/codecs.js';
-import type { VcpuExit } from './kvm/exits.js';
+import { setLongTimeout } from './long-timer.js';
+import { OutputRing } from './output-ring.js';
 import { createPlatform, type Platform } from './platform.js';
 import { formatRegisters } from './registers.js';
 import { VcpuHost, type VcpuHostEvents } from './vcpu-host.js';
-import type { ExitReply } from './vcpu-protocol.js';
+import type { BusStats } from './vcpu-protocol.js';
 
 export interface RunOptions {
   readonly memory: bigint;
@@ -24,6 +26,13 @@ export interface RunOptions {
   readonly cmdline?: string;
   readonly noReboot?: boolean;
   readonly timeoutMs?: number;
+  /**
+   * When the timeout starts counting, in performance.now() milliseconds: 0 is the process start
+   * (what `igvm run --timeout` uses, so that set-up counts). Default: when the run was called.
+   */
+  readonly startedAt?: number;
+  /** Run even where `memory` exceeds the host's RAM (pages are used only once touched). */
+  readonly allowOvercommit?: boolean;
   /** Write each boot's LoadReport here (JSON). */
   readonly reportPath?: string;
   /** Diagnostics (resets, register dumps, I/O floods). Default: stderr, prefixed `igvm: `. */
@@ -49,28 +58,56 @@ const REKICK_MS = 50;
 /** What the runner needs of the machine: a KvmMachine, or a stand-in in the tests. */
 export interface VmBackend {
   readonly memory: GuestMachine;
+  /** The VM fd, for the vCPU threads' KVM_IRQ_LINE. */
+  readonly vmFd: number;
   readonly vcpus: readonly { readonly fd: number; readonly mmapSize: number }[];
   readonly cpuidVersion: number | undefined;
   applyBootState(bootCpu: BootCpuState): void;
   irqLine(irq: number, level: boolean): void;
   registers(index: number): { regs: KvmRegs; sregs: KvmSregs };
+  /** Set vCPU `index`'s kvm_run.immediate_exit (from any thread), so that a kick never waits for a signal's delivery. */
+  requestImmediateExit?(index: number): void;
 }
 
 type Pending =
   | { readonly kind: 'reset'; readonly cause: string; readonly diagnose: number | undefined }
   | { readonly kind: 'stop'; readonly status: number; readonly reason: string; readonly registersOf: number | 'all' | undefined };
 
-/** The reply for an exit handled on the main thread: the read data, or nothing. */
-export function replyFor(exit: VcpuExit, outcome: ExitOutcome): ExitReply {
-  if (outcome.kind !== 'continue') return { park: true };
-  return exit.kind === 'io-in' || exit.kind === 'mmio-read' ? { park: false, data: exit.data } : { park: false };
+/** The unclaimed accesses of all vCPU threads together. */
+export function mergeBusStats(all: readonly BusStats[]): { pio: PioStats; mmio: MmioStats } {
+  const ports = new Map<number, UnclaimedPort>();
+  const addresses = new Map<bigint, number>();
+  let unclaimedReads = 0;
+  let unclaimedWrites = 0;
+  let reads = 0;
+  let writes = 0;
+  for (const { pio, mmio } of all) {
+    unclaimedReads += pio.unclaimedReads;
+    unclaimedWrites += pio.unclaimedWrites;
+    for (const p of pio.unclaimedPorts) {
+      const entry = ports.get(p.port) ?? { port: p.port, reads: 0, writes: 0 };
+      entry.reads += p.reads;
+      entry.writes += p.writes;
+      ports.set(p.port, entry);
+    }
+    reads += mmio.reads;
+    writes += mmio.writes;
+    for (const a of mmio.addresses) addresses.set(a.address, (addresses.get(a.address) ?? 0) + a.count);
+  }
+  return {
+    pio: { unclaimedReads, unclaimedWrites, unclaimedPorts: [...ports.values()].sort((a, b) => b.reads + b.writes - (a.reads + a.writes) || a.port - b.port) },
+    mmio: {
+      reads,
+      writes,
+      addresses: [...addresses].map(([address, count]) => ({ address, count })).sort((a, b) => b.count - a.count).slice(0, 16),
+    },
+  };
 }
 
 export class RunSession implements VcpuHostEvents {
-  private readonly requests = new SystemRequests();
   private readonly console: SerialConsole;
   private readonly platform: Platform;
-  private readonly dispatcher: ExitDispatcher;
+  private readonly busStats: BusStats[] = [];
   private readonly log: (line: string) => void;
   private hosts: VcpuHost[] = [];
   private phase: 'starting' | 'running' | 'parking' | 'finished' = 'starting';
@@ -80,6 +117,7 @@ export class RunSession implements VcpuHostEvents {
   private settle: { resolve: (r: RunResult) => void; reject: (e: unknown) => void } | undefined;
   private readonly cleanups: (() => void)[] = [];
   private rekick: NodeJS.Timeout | undefined;
+  private readonly createdAt = performance.now();
 
   constructor(
     private readonly file: ParsedIgvm,
@@ -88,46 +126,58 @@ export class RunSession implements VcpuHostEvents {
     private readonly threadScript: URL | undefined,
   ) {
     this.log = options.log ?? ((line) => process.stderr.write(`igvm: ${line}\n`));
-    this.console = new SerialConsole(options.serial, {
-      onQuit: () => this.requestStop(0, 'quit from the console (Ctrl-A x)'),
-      notice: (text) => process.stderr.write(text),
-    });
+    const ring = new OutputRing();
+    this.console = new SerialConsole(
+      options.serial,
+      {
+        onQuit: () => this.requestStop(0, 'quit from the console (Ctrl-A x)'),
+        notice: (text) => process.stderr.write(text),
+      },
+      ring,
+    );
+    // The main thread's view of the devices: console input and resets (nothing here asks for a reset or exit).
     this.platform = createPlatform({
-      requests: this.requests,
-      serialOut: (byte) => this.console.write(byte),
+      requests: new SystemRequests(),
+      serialOut: (byte) => ring.put(byte),
       irqLine: (irq, level) => machine.irqLine(irq, level),
     });
-    this.dispatcher = new ExitDispatcher(this.platform.bus, this.requests);
   }
 
   async run(): Promise<RunResult> {
     const done = new Promise<RunResult>((resolve, reject) => {
       this.settle = { resolve, reject };
     });
-    this.hosts = this.machine.vcpus.map((v, i) => new VcpuHost(i, v.fd, v.mmapSize, this, this.threadScript));
+    const shared = { vmFd: this.machine.vmFd, platform: this.platform.state, console: this.console.ring.buffer };
+    this.hosts = this.machine.vcpus.map((v, i) => new VcpuHost(i, v.fd, v.mmapSize, shared, this, this.threadScript, () => this.machine.requestImmediateExit?.(i)));
     await Promise.all(this.hosts.map((h) => h.started()));
-    this.console.attachInput((bytes) => this.platform.uart.receive(bytes));
+    this.console.attachInput((bytes) => this.platform.lock.with(() => this.platform.uart.receive(bytes)));
     this.watchSignals();
     if (this.options.timeoutMs !== undefined) {
       const ms = this.options.timeoutMs;
+      const left = (this.options.startedAt ?? this.createdAt) + ms - performance.now();
       // Where every vCPU was tells a hang from a slow guest.
-      const timer = setTimeout(() => this.requestStop(EXIT_STATUS.TIMEOUT, `timed out after ${ms} ms`, 'all'), ms);
-      this.cleanups.push(() => clearTimeout(timer));
+      this.cleanups.push(setLongTimeout(() => this.requestStop(EXIT_STATUS.TIMEOUT, `timed out after ${ms} ms`, 'all'), left));
     }
     this.boot();
     return done;
   }
 
-  // ---- VcpuHostEvents (main thread, synchronous) ----
+  // ---- VcpuHostEvents (main thread) ----
 
-  onExit(index: number, exit: VcpuExit): ExitReply {
-    if (this.phase !== 'running') return { park: true };
-    let outcome: ExitOutcome;
-    try {
-      outcome = this.dispatcher.dispatch(exit);
-    } catch (e) {
-      outcome = { kind: 'fault', reason: `internal error handling ${exit.kind}: ${e instanceof Error ? e.message : String(e)}` };
-    }
+  onParked(index: number, outcome: ExitOutcome | undefined, stats: BusStats): void {
+    this.busStats[index] = stats;
+    if (outcome && this.phase === 'running') this.act(index, outcome);
+    this.afterPark();
+  }
+
+  onFailed(index: number, message: string, stats?: BusStats): void {
+    if (stats) this.busStats[index] = stats;
+    this.requestStop(EXIT_STATUS.FAULT, message, index);
+    this.afterPark();
+  }
+
+  /** What an exit on vCPU `index` asked for. */
+  private act(index: number, outcome: ExitOutcome): void {
     switch (outcome.kind) {
       case 'reset':
         this.requestReset(outcome.cause, outcome.diagnose ? index : undefined);
@@ -141,16 +191,6 @@ export class RunSession implements VcpuHostEvents {
       case 'continue':
         break;
     }
-    return replyFor(exit, outcome);
-  }
-
-  onParked(): void {
-    this.afterPark();
-  }
-
-  onFailed(index: number, message: string): void {
-    this.requestStop(EXIT_STATUS.FAULT, message, index);
-    this.afterPark();
   }
 
   // ---- boot, reset, stop ----
@@ -158,7 +198,7 @@ export class RunSession implements VcpuHostEvents {
   /** Load the file and start every vCPU. RAM keeps its contents across resets (a warm reset, as QEMU). */
   private boot(): void {
     const machine = this.machine;
-    this.platform.bus.reset();
+    this.platform.lock.with(() => this.platform.bus.reset());
     const { report, bootCpu } = loadIgvm(this.file, machine.memory, {
       ...(this.options.cmdline !== undefined ? { cmdline: this.options.cmdline } : {}),
       ...(machine.cpuidVersion !== undefined ? { cpuidVersion: machine.cpuidVersion } : {}),
@@ -234,13 +274,13 @@ export class RunSession implements VcpuHostEvents {
 
   private finish(exitStatus: number, reason: string): void {
     this.phase = 'finished';
-    const pio = this.platform.bus.stats;
+    const { pio, mmio } = mergeBusStats(this.busStats.filter((s) => s !== undefined));
     const unclaimed = pio.unclaimedReads + pio.unclaimedWrites;
     if (unclaimed >= FLOOD) {
       const top = pio.unclaimedPorts.slice(0, 4).map((p) => `0x${p.port.toString(16)} (${p.reads + p.writes})`).join(', ');
       this.log(`${unclaimed} accesses to unclaimed I/O ports, most to ${top}`);
     }
-    this.settle?.resolve({ exitStatus, reason, report: this.report!, boots: this.boots, stats: { pio, mmio: this.dispatcher.mmioStats } });
+    this.settle?.resolve({ exitStatus, reason, report: this.report!, boots: this.boots, stats: { pio, mmio } });
   }
 
   private watchSignals(): void {

@@ -1,31 +1,39 @@
 /**
  * The main thread's handle on one vCPU thread: start it, let it run, park it (command + kick),
- * answer its exits, close it. Tracks whether the thread is running, so the runner knows when every
- * vCPU is parked and the vCPU fds may be used from the main thread.
+ * close it. The thread handles its exits itself; this side hears only of parks (with the outcome
+ * that needs the main thread, if any) and failures. Tracks whether the thread is running, so the
+ * runner knows when every vCPU is parked and the vCPU fds may be used from the main thread.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { VcpuExit } from './kvm/exits.js';
+import type { ExitOutcome } from './exit-dispatch.js';
 import { kick, KICK_SIGNAL } from './kvm/kick.js';
+import type { PlatformState } from './platform.js';
 import {
   COMMAND_PARK,
   COMMAND_RUN,
   createControlBlock,
   setCommand,
-  writeReply,
-  type ExitReply,
+  type BusStats,
   type FromVcpuThread,
   type ToVcpuThread,
   type VcpuThreadInit,
 } from './vcpu-protocol.js';
 
 export interface VcpuHostEvents {
-  /** Answer an exit (synchronously: the vCPU thread waits). */
-  onExit(index: number, exit: VcpuExit): ExitReply;
-  onParked(index: number, cause: 'command' | 'exit'): void;
+  /** The thread parked; `outcome` is the reset or stop an exit asked for (none when parked on command). */
+  onParked(index: number, outcome: ExitOutcome | undefined, stats: BusStats): void;
   /** The thread failed; it is parked or gone. */
-  onFailed(index: number, message: string): void;
+  onFailed(index: number, message: string, stats?: BusStats): void;
+}
+
+/** What every vCPU thread of a machine shares. */
+export interface SharedMachine {
+  readonly vmFd: number;
+  readonly platform: PlatformState;
+  /** The console's OutputRing. */
+  readonly console: SharedArrayBuffer;
 }
 
 /**
@@ -54,10 +62,13 @@ export class VcpuHost {
     readonly index: number,
     fd: number,
     mmapSize: number,
+    shared: SharedMachine,
     private readonly events: VcpuHostEvents,
     script: URL = vcpuThreadScript(),
+    /** Sets the vCPU's kvm_run.immediate_exit, with each kick. */
+    private readonly immediateExit: () => void = () => undefined,
   ) {
-    const init: VcpuThreadInit = { fd, id: index, mmapSize, control: this.control, kickSignal: KICK_SIGNAL };
+    const init: VcpuThreadInit = { fd, id: index, mmapSize, control: this.control, kickSignal: KICK_SIGNAL, ...shared };
     this.worker = new Worker(script, { workerData: init });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     this.ready = new Promise((resolve, reject) => {
@@ -102,6 +113,7 @@ export class VcpuHost {
     setCommand(this.control, COMMAND_PARK);
     if (this.state !== 'running' || this.tid === undefined) return;
     try {
+      this.immediateExit();
       kick(this.tid);
     } catch (e) {
       this.fail(`cannot kick vCPU ${this.index} out of KVM_RUN: ${e instanceof Error ? e.message : String(e)}`);
@@ -131,29 +143,19 @@ export class VcpuHost {
     this.worker.postMessage(message);
   }
 
-  private fail(message: string): void {
+  private fail(message: string, stats?: BusStats): void {
     if (this.state === 'running') this.state = 'parked';
-    this.events.onFailed(this.index, message);
+    this.events.onFailed(this.index, message, stats);
   }
 
   private onMessage(m: FromVcpuThread): void {
     switch (m.type) {
-      case 'exit': {
-        let reply: ExitReply = { park: true };
-        try {
-          reply = this.events.onExit(this.index, m.exit);
-        } finally {
-          // The thread waits for an answer whatever happens here.
-          writeReply(this.control, reply);
-        }
-        return;
-      }
       case 'parked':
         if (this.state === 'running') this.state = 'parked';
-        this.events.onParked(this.index, m.cause);
+        this.events.onParked(this.index, m.outcome, m.stats);
         return;
       case 'failed':
-        this.fail(m.message);
+        this.fail(m.message, m.stats);
         return;
       case 'ready':
       case 'closed':

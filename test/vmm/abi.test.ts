@@ -37,6 +37,9 @@ const LINUX_C_EXPR: Partial<Record<keyof typeof LINUX, string>> = {
   SIGSET_T_SIZE: 'sizeof(sigset_t)',
   KERNEL_SIGSET_SIZE: '(_NSIG - 1) / 8',
   TIMESPEC_SIZE: 'sizeof(struct timespec)',
+  SIG_IGN: '(unsigned long)SIG_IGN',
+  SIGACTION_SIZE: 'sizeof(struct sigaction)',
+  SIGACTION_FLAGS_OFFSET: 'offsetof(struct sigaction, sa_flags)',
 };
 
 interface CTarget {

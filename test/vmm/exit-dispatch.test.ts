@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitDispatcher, SystemRequests } from '../../src/vmm/exit-dispatch.js';
 import type { VcpuExit } from '../../src/vmm/kvm/exits.js';
 import { createPlatform } from '../../src/vmm/platform.js';
-import { replyFor } from '../../src/vmm/vm-runner.js';
+import { mergeBusStats } from '../../src/vmm/vm-runner.js';
 
 function machine() {
   const out: number[] = [];
@@ -135,12 +135,27 @@ describe('ExitDispatcher', () => {
   });
 });
 
-describe('replyFor', () => {
-  it('returns read data to the vCPU and parks on anything but continue', () => {
-    const data = Uint8Array.of(0x60);
-    expect(replyFor({ kind: 'io-in', port: 0x3fd, size: 1, count: 1, data }, { kind: 'continue' })).toEqual({ park: false, data });
-    expect(replyFor({ kind: 'io-out', port: 0x3f8, size: 1, count: 1, data }, { kind: 'continue' })).toEqual({ park: false });
-    expect(replyFor({ kind: 'io-out', port: 0xf4, size: 1, count: 1, data }, { kind: 'stop', status: 1, reason: '' })).toEqual({ park: true });
-    expect(replyFor({ kind: 'shutdown' }, { kind: 'reset', cause: '', diagnose: true })).toEqual({ park: true });
+describe('mergeBusStats', () => {
+  it('adds up the unclaimed accesses of every vCPU thread', () => {
+    const a = machine();
+    const b = machine();
+    a.dispatcher.dispatch(a.outb(0x80, 1));
+    a.dispatcher.dispatch(a.outb(0x80, 2));
+    b.dispatcher.dispatch(b.outb(0x80, 3));
+    b.dispatcher.dispatch(b.inb(0x99));
+    b.dispatcher.dispatch({ kind: 'mmio-write', address: 0xb8000n, length: 1, data: new Uint8Array(1) });
+    const merged = mergeBusStats([
+      { pio: a.platform.bus.stats, mmio: a.platform.bus.mmioStats },
+      { pio: b.platform.bus.stats, mmio: b.platform.bus.mmioStats },
+    ]);
+    expect(merged.pio).toEqual({
+      unclaimedReads: 1,
+      unclaimedWrites: 3,
+      unclaimedPorts: [
+        { port: 0x80, reads: 0, writes: 3 },
+        { port: 0x99, reads: 1, writes: 0 },
+      ],
+    });
+    expect(merged.mmio).toEqual({ reads: 0, writes: 1, addresses: [{ address: 0xb8000n, count: 1 }] });
   });
 });

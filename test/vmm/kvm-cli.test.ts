@@ -6,13 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildDemoIgvm } from '../../src/build/demo-guest.js';
 import { buildLinuxIgvm } from '../../src/build/linux/linux-igvm.js';
 import { haveBinutils } from '../../src/build/toolchain.js';
-import { kvmSkipReason } from './kvm-harness.js';
+import { kvmHost, kvmSkipReason } from './kvm-harness.js';
+import { KICK_SIGNAL } from '../../src/vmm/kvm/kick.js';
 import { buildProbeKernel } from '../helpers/probe-kernel.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -122,17 +123,84 @@ describe.skipIf(reason !== undefined)('igvm run on KVM', () => {
     expect(JSON.parse(readFileSync(report, 'utf8'))).toMatchObject({ platform: { type: 'NATIVE' } });
   });
 
-  it('--no-reboot turns a reset through 0xcf9 or a triple fault into exit status 0', async () => {
+  it(`--no-reboot turns a reset through 0xcf9 ${kvmHost.kind === 'pvm' ? '' : 'or a triple fault '}into exit status 0${kvmHost.kind === 'pvm' ? '; kvm_pvm: an empty-IDT int3 is an emulation failure (1)' : ''}`, async () => {
     // mov $6, %al; mov $0xcf9, %dx; out %al, %dx; jmp .
     const reset = await flatGuest('reset', [0xb0, 0x06, 0x66, 0xba, 0xf9, 0x0c, 0xee, 0xeb, 0xfe]);
     const r = await igvm(['run', reset, '--no-reboot', '--timeout', '20']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/reset/);
-    // int3 with an empty IDT (limit 0): a double fault, then a triple fault.
+    // int3 with an empty IDT (limit 0): on hardware KVM a double fault, then a triple fault (status 0
+    // with --no-reboot); kvm_pvm reports an emulation failure instead (status 1, with the registers).
     const fault = await flatGuest('fault', [0xcc, 0xeb, 0xfe]);
     const t = await igvm(['run', fault, '--no-reboot', '--timeout', '20']);
-    expect(t.status, t.stderr).toBe(0);
-    expect(t.stderr).toMatch(/triple fault|shutdown/i);
+    if (kvmHost.kind === 'pvm') {
+      expect(t.status, t.stderr).toBe(1);
+      expect(t.stderr).toMatch(/emulation failure/);
+      expect(t.stderr).toMatch(/RIP=/);
+    } else {
+      expect(t.status, t.stderr).toBe(0);
+      expect(t.stderr).toMatch(/triple fault|shutdown/i);
+    }
+  });
+
+  /** Start `igvm ...args`; once stdout shows the guest running, send `signals` (100 ms apart); how long the last one took to end it. */
+  function signalled(args: readonly string[], signals: readonly (NodeJS.Signals | number)[]): Promise<Outcome & { afterMs: number }> {
+    return new Promise((done) => {
+      const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let lastAt = 0;
+      const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.stdout.once('data', () => {
+        signals.forEach((sig, i) =>
+          setTimeout(() => {
+            lastAt = performance.now();
+            if (child.exitCode === null) process.kill(child.pid!, sig); // child.kill() knows no real-time signals
+          }, 100 * (i + 1)),
+        );
+      });
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => {
+        clearTimeout(guard);
+        done({ status, stdout, stderr, afterMs: performance.now() - lastAt });
+      });
+    });
+  }
+
+  // mov $0x3f8, %dx; mov $'s', %al; out %al, %dx; jmp .
+  const PRINT_AND_SPIN = [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x73, 0xee, 0xeb, 0xfe];
+
+  it('SIGTERM and SIGINT end a run promptly with 143 and 130; the kick signal from outside kills nothing', async () => {
+    const spin = await flatGuest('print-spin', PRINT_AND_SPIN);
+    // --timeout 2147484 (above 2^31 - 1 ms) must not fire at once; the kick signal (SIGRTMIN+6) is ignored.
+    const term = await signalled(['run', spin, '--timeout', '2147484'], [KICK_SIGNAL, KICK_SIGNAL, 'SIGTERM']);
+    expect(term.status, term.stderr).toBe(143);
+    expect(term.stderr).toContain('igvm: terminated (SIGTERM)');
+    console.log(`[igvm run] SIGTERM ended the run in ${term.afterMs.toFixed(0)} ms`);
+    expect(term.afterMs).toBeLessThan(5000); // the issue asks for < 1 s; the margin is for a loaded machine
+    const int = await signalled(['run', spin, '-m', '16G'], ['SIGINT']);
+    expect(int.status, int.stderr).toBe(130);
+    expect(int.stderr).toContain('igvm: interrupted (SIGINT)');
+    console.log(`[igvm run] SIGINT ended the run in ${int.afterMs.toFixed(0)} ms`);
+  });
+
+  it('refuses -m beyond the host memory unless --allow-overcommit', async () => {
+    const demo = file('demo.igvm', await buildDemoIgvm());
+    const beyond = `${Math.ceil(totalmem() / 2 ** 30) + 1}G`;
+    const r = await igvm(['run', demo, '-m', beyond]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^igvm: [\d.]+ GiB of guest RAM is more than this host's [\d.]+ GiB; pass --allow-overcommit to run it anyway/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const o = await igvm(['run', demo, '-m', beyond, '--allow-overcommit']);
+    expect(o.status, o.stderr).toBe(1);
+    expect(o.stdout).toContain(`total RAM      ${BigInt(beyond.slice(0, -1)) * 1024n} MiB`);
+  });
+
+  it('--timeout refuses more than 366 days', async () => {
+    const big = await igvm(['run', 'x.igvm', '--timeout', '99999999']);
+    expect(big.status).toBe(2);
+    expect(big.stderr).toContain('at most 31622400 seconds');
   });
 
   describe('boot-protocol probe', () => {

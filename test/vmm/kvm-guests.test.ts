@@ -17,7 +17,8 @@ import { parseIgvm, type ParsedIgvm } from '../../src/format/index.js';
 import type { RunOptions } from '../../src/vmm/vm-runner.js';
 import { buildTestGuest, type TestGuestKind } from '../helpers/test-guests.js';
 import { repoRoot } from './bundle.js';
-import { GuestRunner, kvmSkipReason } from './kvm-harness.js';
+import { GuestRunner, kvmHost, kvmSkipReason } from './kvm-harness.js';
+import { isHardwareKvm } from '../../src/vmm/host-probe.js';
 import { busyboxInitramfs, markerInit } from '../../src/build/cpio.js';
 
 const reason = kvmSkipReason() ?? ((await haveBinutils()) ? undefined : 'binutils (as, ld, objcopy) are not installed');
@@ -25,8 +26,8 @@ if (reason) console.log(`[vmm kvm guests] skipping the guests on KVM: ${reason}`
 const cache = join(repoRoot, 'build/cache');
 const haveLinux = existsSync(join(cache, 'vmlinuz')) && existsSync(join(cache, 'busybox'));
 /** Linux reaches init only on hardware-backed KVM (kvm_pvm runs it at ~2 MIPS and breaks SYSCALL). */
-const hardware = existsSync('/sys/module/kvm_intel') || existsSync('/sys/module/kvm_amd');
-if (!reason && !hardware) console.log('[vmm kvm guests] skipping the Linux boot to init: KVM here is not hardware-backed (kvm_intel or kvm_amd not loaded)');
+const hardware = isHardwareKvm(kvmHost);
+if (!reason && !hardware) console.log(`[vmm kvm guests] skipping the Linux boot to init: KVM here is not hardware-backed (${kvmHost.reason})`);
 if (!reason && !haveLinux) console.log(`[vmm kvm guests] skipping the Linux boot: ${cache}/vmlinuz or busybox missing (run scripts/fetch-debian-kernel.sh)`);
 
 /** Debian's kernel with a busybox initramfs whose init prints a marker and the CPU count, then reboots. */

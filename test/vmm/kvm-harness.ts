@@ -6,17 +6,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedIgvm } from '../../src/format/model.js';
 import { KvmMachine } from '../../src/vmm/kvm-machine.js';
-import { Kvm } from '../../src/vmm/kvm/system.js';
+import { probeKvmHost, type KvmHost } from '../../src/vmm/host-probe.js';
 import { runOn, type RunOptions, type RunResult } from '../../src/vmm/vm-runner.js';
 import { bundleSkipReason, repoRoot, WorkerBundles } from './bundle.js';
 
+/** This host's KVM: tests whose expected result differs by kind branch on `kvmHost.kind`. */
+export const kvmHost: KvmHost = probeKvmHost();
+
 /** Why guests cannot boot on KVM here, or undefined when they can. */
 export function kvmSkipReason(): string | undefined {
-  try {
-    Kvm.open().close();
-  } catch (e) {
-    return (e as Error).message;
-  }
+  if (kvmHost.kind === 'none') return kvmHost.reason;
   return bundleSkipReason;
 }
 

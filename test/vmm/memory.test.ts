@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resetState } from '../../src/arch/x86/boot-state.js';
 import { q35Layout } from '../../src/arch/x86/q35-layout.js';
 import type { KvmUserspaceMemoryRegion } from '../../src/vmm/kvm/abi.js';
-import { GuestMemory } from '../../src/vmm/memory.js';
+import { GuestMemory, PhysicalAddressError } from '../../src/vmm/memory.js';
 
 const MiB = 1n << 20n;
 const GiB = 1n << 30n;
@@ -116,5 +116,22 @@ describe('GuestMemory', () => {
     m.close();
     expect(() => m.read(0n, 1)).toThrow(/closed/);
     m.close();
+  });
+
+  it('refuses RAM beyond the guest physical-address width, naming it, before any slot', () => {
+    const slots: KvmUserspaceMemoryRegion[] = [];
+    // 6 GiB reaches 0x1_8000_0000 (RAM above 4 GiB), beyond a 32-bit width.
+    expect(() => new GuestMemory(q35Layout(6n * GiB), 1, { setUserMemoryRegion: (r) => slots.push(r) }, 32, 32)).toThrow(
+      /^RAM region ram-above-4g at 0x100000000 \(\+0x100000000\) ends beyond 0x100000000, the 32-bit guest physical-address width/,
+    );
+    const { m } = memory(64n * MiB);
+    expect(() => m.addRam(1n << 52n, 4096n, 'igvm.0')).toThrow(PhysicalAddressError);
+  });
+
+  it('touches no RAM the file does not write: views are made on first access', () => {
+    const { m } = memory(64n * GiB);
+    m.write(0x10_0000n, Uint8Array.of(1, 2, 3));
+    expect(m.read(0x10_0000n, 3)).toEqual(Uint8Array.of(1, 2, 3));
+    expect(m.read(60n * GiB, 2)).toEqual(new Uint8Array(2));
   });
 });

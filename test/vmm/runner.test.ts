@@ -20,6 +20,8 @@ if (bundleSkipReason) console.log(`[vmm runner] skipping: ${bundleSkipReason}`);
 
 class FakeMachine implements VmBackend {
   readonly memory: GuestMemory;
+  /** No VM: the vCPU threads' KVM_IRQ_LINE is fixtures/fake-irq-line.ts. */
+  readonly vmFd = -1;
   readonly vcpus: { fd: number; mmapSize: number }[];
   readonly cpuidVersion = 0x806f1;
   readonly boots: BootCpuState[] = [];
@@ -73,7 +75,10 @@ describe.skipIf(bundleSkipReason !== undefined)('runOn with scripted vCPU thread
   beforeAll(async () => {
     script = await bundles.build('vcpu-thread', {
       entry: join(repoRoot, 'src/vmm/vcpu-thread.ts'),
-      replace: { './kvm/vcpu.js': join(repoRoot, 'test/vmm/fixtures/fake-vcpu.ts') },
+      replace: {
+        './kvm/vcpu.js': join(repoRoot, 'test/vmm/fixtures/fake-vcpu.ts'),
+        './kvm/irq-line.js': join(repoRoot, 'test/vmm/fixtures/fake-irq-line.ts'),
+      },
     });
     dir = bundles.scratch();
   });
@@ -147,6 +152,15 @@ describe.skipIf(bundleSkipReason !== undefined)('runOn with scripted vCPU thread
     expect(Date.now() - started).toBeLessThan(5000);
     expect(t.serial()).toBe('x');
     expect(t.machine.boots).toHaveLength(1);
+  });
+
+  it('counts the timeout from startedAt, so that set-up time is part of it', async () => {
+    const t = setup([102], { timeoutMs: 5000, startedAt: performance.now() - 10_000 });
+    const started = Date.now();
+    const result = await t.run();
+    expect(result).toMatchObject({ exitStatus: 124, boots: 1 });
+    expect(result.reason).toMatch(/^timed out after 5000 ms\n/);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('reports an emulation failure with the vCPU registers', async () => {

@@ -19,12 +19,17 @@ export interface RunCommandOptions {
   readonly reboot?: boolean;
   readonly timeout?: string;
   readonly report?: string;
+  readonly allowOvercommit?: boolean;
 }
+
+/** --timeout's upper bound: a year is longer than any run anyone waits for, and well within timer arithmetic. */
+const MAX_TIMEOUT_SECONDS = 366 * 24 * 3600;
 
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0) throw usageError(`--timeout ${text}: give a positive number of seconds`);
+  if (seconds > MAX_TIMEOUT_SECONDS) throw usageError(`--timeout ${text}: at most ${MAX_TIMEOUT_SECONDS} seconds (366 days)`);
   return Math.round(seconds * 1000);
 }
 
@@ -40,7 +45,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     throw e;
   }
   // Loaded only now: `run` pays for the VMM, the other commands do not.
-  const { runIgvm, KvmError, NativeUnavailableError } = await import('../../vmm/index.js');
+  const { runIgvm, KvmError, NativeUnavailableError, PhysicalAddressError } = await import('../../vmm/index.js');
   try {
     const result = await runIgvm(parsed, {
       memory: machine.memory,
@@ -48,7 +53,9 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
       serial: options.serial === undefined || options.serial === 'stdio' ? 'stdio' : { path: options.serial },
       ...(options.cmdline === undefined ? {} : { cmdline: options.cmdline }),
       noReboot: options.reboot === false,
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      // Counted from the process start (performance.now() 0), so that set-up is part of it.
+      ...(timeoutMs === undefined ? {} : { timeoutMs, startedAt: 0 }),
+      allowOvercommit: options.allowOvercommit === true,
       ...(options.report === undefined ? {} : { reportPath: options.report }),
     });
     // A guest that leaves through isa-debug-exit says all it has to say on its console; anything
@@ -58,7 +65,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     }
     return result.exitStatus;
   } catch (e) {
-    if (e instanceof LoadError) throw new CliError(`${file}: ${e.message}`, ExitCode.INVALID);
+    if (e instanceof LoadError || e instanceof PhysicalAddressError) throw new CliError(`${file}: ${e.message}`, ExitCode.INVALID);
     if (e instanceof KvmError || e instanceof NativeUnavailableError) throw new CliError(e.message, ExitCode.USAGE);
     throw e;
   }

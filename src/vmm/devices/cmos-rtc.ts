@@ -8,7 +8,7 @@
  * No interrupts (IRQ 8): periodic, alarm and update-ended flags never rise, so register C reads 0.
  * Updates are instantaneous (UIP is never set).
  */
-import type { PioDevice } from './pio-bus.js';
+import type { PioDevice } from './bus.js';
 
 export const RTC_INDEX_PORT = 0x70;
 export const RTC_DATA_PORT = 0x71;
@@ -47,11 +47,31 @@ interface Fields {
   year: number;
 }
 
+/** Shared state: the guest-minus-host clock offset (ms, a float64), the index register, then CMOS RAM. */
+const OFFSET_AT = 0;
+const INDEX_AT = 8;
+const RAM_AT = 16;
+
+/** The clock's state lives in a SharedArrayBuffer (`state`), shared by the vCPU threads. */
 export class CmosRtc {
-  private readonly ram = new Uint8Array(CMOS_SIZE);
-  private index = 0;
+  static readonly STATE_BYTES = RAM_AT + CMOS_SIZE;
+  private readonly ram: Uint8Array;
+  private readonly offset: Float64Array;
+  private readonly indexCell: Int32Array;
+
+  private get index(): number {
+    return this.indexCell[0]!;
+  }
+  private set index(v: number) {
+    this.indexCell[0] = v;
+  }
   /** Guest time minus host time, in milliseconds. */
-  private offsetMs = 0;
+  private get offsetMs(): number {
+    return this.offset[0]!;
+  }
+  private set offsetMs(v: number) {
+    this.offset[0] = v;
+  }
 
   readonly indexPort: PioDevice = {
     read: () => 0xff,
@@ -66,10 +86,22 @@ export class CmosRtc {
     reset: () => this.reset(),
   };
 
-  constructor(private readonly now: () => number = Date.now) {
-    this.ram[REG_A] = REG_A_DEFAULT;
-    this.ram[REG_B] = B_24_HOUR;
-    this.ram[REG_D] = REG_D_VALID;
+  constructor(
+    private readonly now: () => number = Date.now,
+    readonly state: SharedArrayBuffer = CmosRtc.initialState(),
+  ) {
+    this.offset = new Float64Array(state, OFFSET_AT, 1);
+    this.indexCell = new Int32Array(state, INDEX_AT, 1);
+    this.ram = new Uint8Array(state, RAM_AT, CMOS_SIZE);
+  }
+
+  static initialState(): SharedArrayBuffer {
+    const state = new SharedArrayBuffer(CmosRtc.STATE_BYTES);
+    const ram = new Uint8Array(state, RAM_AT, CMOS_SIZE);
+    ram[REG_A] = REG_A_DEFAULT;
+    ram[REG_B] = B_24_HOUR;
+    ram[REG_D] = REG_D_VALID;
+    return state;
   }
 
   /** A system reset masks the RTC's interrupts, as the chip's reset line does; time and RAM stay. */

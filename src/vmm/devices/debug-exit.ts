@@ -3,7 +3,7 @@
  * `value` (1 to 4 bytes) ends the VM with exit status (value << 1) | 1, so a guest can never
  * report 0 and be mistaken for a clean shutdown.
  */
-import { allOnes, type PioDevice } from './pio-bus.js';
+import { allOnes, type PioDevice } from './bus.js';
 
 export const DEBUG_EXIT_BASE = 0xf4;
 export const DEBUG_EXIT_PORTS = 4;

@@ -4,7 +4,7 @@
  * (any 0xf0-0xff pulse with bit 0 clear pulses the CPU reset line), or output port bit 0 cleared
  * through command 0xd1. No interrupts: with no devices nothing is ever unsolicited.
  */
-import type { PioDevice } from './pio-bus.js';
+import type { PioDevice } from './bus.js';
 
 export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
@@ -40,21 +40,67 @@ const CMD = {
   WRITE_AUX: 0xd4,
 } as const;
 
-interface OutputByte {
-  readonly value: number;
-  readonly aux: boolean;
-}
+/** Responses waiting on port 0x60; a guest that never reads them cannot grow this past the limit. */
+const OUTPUT_LIMIT = 16;
+const AUX = 0x100;
+const NO_COMMAND = -1;
 
+/** Int32 cells of the shared state; the output queue (OUTPUT_LIMIT values, AUX-flagged) follows. */
+const S = { LAST: 0, STATUS: 1, CTR: 2, OUTPORT: 3, PENDING: 4, OUT_HEAD: 5, OUT_LENGTH: 6 } as const;
+const CELLS = 8;
+
+/** The controller's state lives in a SharedArrayBuffer (`state`), shared by the vCPU threads. */
 export class I8042 {
-  private output: OutputByte[] = [];
-  private last = 0;
-  private status = STATUS_CMD | STATUS_UNLOCKED;
-  private ctr = CTR_RESET;
-  private outport = OUTPORT_RESET_VALUE;
-  /** A command waiting for its data byte on port 0x60. */
-  private pending: number | undefined;
+  static readonly STATE_BYTES = (CELLS + OUTPUT_LIMIT) * 4;
+  private readonly s: Int32Array;
+  private readonly output: Int32Array;
 
-  constructor(private readonly onReset: (command: number) => void) {}
+  constructor(
+    private readonly onReset: (command: number) => void,
+    readonly state: SharedArrayBuffer = I8042.initialState(),
+  ) {
+    this.s = new Int32Array(state, 0, CELLS);
+    this.output = new Int32Array(state, CELLS * 4, OUTPUT_LIMIT);
+  }
+
+  static initialState(): SharedArrayBuffer {
+    const state = new SharedArrayBuffer(I8042.STATE_BYTES);
+    const s = new Int32Array(state, 0, CELLS);
+    s[S.STATUS] = STATUS_CMD | STATUS_UNLOCKED;
+    s[S.CTR] = CTR_RESET;
+    s[S.OUTPORT] = OUTPORT_RESET_VALUE;
+    s[S.PENDING] = NO_COMMAND;
+    return state;
+  }
+
+  private get status(): number {
+    return this.s[S.STATUS]!;
+  }
+  private set status(v: number) {
+    this.s[S.STATUS] = v;
+  }
+  private get ctr(): number {
+    return this.s[S.CTR]!;
+  }
+  private set ctr(v: number) {
+    this.s[S.CTR] = v;
+  }
+  private get outport(): number {
+    return this.s[S.OUTPORT]!;
+  }
+  private set outport(v: number) {
+    this.s[S.OUTPORT] = v;
+  }
+  private get pending(): number | undefined {
+    return this.s[S.PENDING] === NO_COMMAND ? undefined : this.s[S.PENDING];
+  }
+  private set pending(v: number | undefined) {
+    this.s[S.PENDING] = v ?? NO_COMMAND;
+  }
+
+  private head(): number | undefined {
+    return this.s[S.OUT_LENGTH] === 0 ? undefined : this.output[this.s[S.OUT_HEAD]!];
+  }
 
   /** Port 0x60. */
   readonly dataPort: PioDevice = {
@@ -70,27 +116,29 @@ export class I8042 {
   };
 
   private reset(): void {
-    this.output = [];
-    this.last = 0;
-    this.status = STATUS_CMD | STATUS_UNLOCKED;
-    this.ctr = CTR_RESET;
-    this.outport = OUTPORT_RESET_VALUE;
-    this.pending = undefined;
+    this.s.set(new Int32Array(I8042.initialState(), 0, CELLS));
   }
 
   private readStatus(): number {
-    const head = this.output[0];
-    return this.status | (head ? STATUS_OBF | (head.aux ? STATUS_AUX_OBF : 0) : 0);
+    const head = this.head();
+    return this.status | (head !== undefined ? STATUS_OBF | (head & AUX ? STATUS_AUX_OBF : 0) : 0);
   }
 
   private readData(): number {
-    const head = this.output.shift();
-    if (head) this.last = head.value;
-    return this.last;
+    const head = this.head();
+    if (head !== undefined) {
+      this.s[S.LAST] = head & 0xff;
+      this.s[S.OUT_HEAD] = (this.s[S.OUT_HEAD]! + 1) % OUTPUT_LIMIT;
+      this.s[S.OUT_LENGTH]!--;
+    }
+    return this.s[S.LAST]!;
   }
 
   private respond(value: number, aux = false): void {
-    this.output.push({ value, aux });
+    const length = this.s[S.OUT_LENGTH]!;
+    if (length >= OUTPUT_LIMIT) return;
+    this.output[(this.s[S.OUT_HEAD]! + length) % OUTPUT_LIMIT] = value | (aux ? AUX : 0);
+    this.s[S.OUT_LENGTH] = length + 1;
   }
 
   private command(cmd: number): void {

@@ -4,7 +4,7 @@
  * for the FIFO. Interrupt semantics follow QEMU's serial model, including the THRE interrupt being
  * re-raised after each transmitted byte (a new edge for the edge-triggered ISA interrupt).
  */
-import type { PioDevice } from './pio-bus.js';
+import type { PioDevice } from './bus.js';
 
 export const COM1_BASE = 0x3f8;
 export const COM1_IRQ = 4;
@@ -53,49 +53,127 @@ export interface UartCallbacks {
   setIrq(level: boolean): void;
 }
 
-export class Uart16550 implements PioDevice {
-  private input: number[] = [];
-  private ier = 0;
-  private lcr = 0;
-  private mcr = MCR_OUT2;
-  private scr = 0;
-  private dll = 0x0c; // 9600 baud
-  private dlm = 0;
-  private fifo = false;
-  private overrun = false;
-  private thrPending = false;
-  private irq = false;
-  /** Bytes dropped because the input queue was full. */
-  dropped = 0;
+/** Int32 cells of the UART's shared state; the input queue (a ring of INPUT_LIMIT bytes) follows them. */
+const S = { IER: 0, LCR: 1, MCR: 2, SCR: 3, DLL: 4, DLM: 5, FIFO: 6, OVERRUN: 7, THR_PENDING: 8, IRQ: 9, DROPPED: 10, IN_HEAD: 11, IN_LENGTH: 12 } as const;
+const CELLS = 16;
 
-  constructor(private readonly callbacks: UartCallbacks) {}
+/**
+ * The registers live in a SharedArrayBuffer (`state`), so that every vCPU thread can run the same
+ * UART (each with its own Uart16550 over the one state, under the device lock).
+ */
+export class Uart16550 implements PioDevice {
+  static readonly STATE_BYTES = CELLS * 4 + INPUT_LIMIT;
+  private readonly s: Int32Array;
+  private readonly queue: Uint8Array;
+
+  constructor(
+    private readonly callbacks: UartCallbacks,
+    readonly state: SharedArrayBuffer = Uart16550.initialState(),
+  ) {
+    this.s = new Int32Array(state, 0, CELLS);
+    this.queue = new Uint8Array(state, CELLS * 4, INPUT_LIMIT);
+  }
+
+  /** Power-on state. */
+  static initialState(): SharedArrayBuffer {
+    const state = new SharedArrayBuffer(Uart16550.STATE_BYTES);
+    const s = new Int32Array(state, 0, CELLS);
+    s[S.MCR] = MCR_OUT2;
+    s[S.DLL] = 0x0c; // 9600 baud
+    return state;
+  }
+
+  /** Bytes dropped because the input queue was full. */
+  get dropped(): number {
+    return this.s[S.DROPPED]!;
+  }
+
+  private get ier(): number {
+    return this.s[S.IER]!;
+  }
+  private set ier(v: number) {
+    this.s[S.IER] = v;
+  }
+  private get lcr(): number {
+    return this.s[S.LCR]!;
+  }
+  private set lcr(v: number) {
+    this.s[S.LCR] = v;
+  }
+  private get mcr(): number {
+    return this.s[S.MCR]!;
+  }
+  private set mcr(v: number) {
+    this.s[S.MCR] = v;
+  }
+  private get fifo(): boolean {
+    return this.s[S.FIFO] !== 0;
+  }
+  private set fifo(v: boolean) {
+    this.s[S.FIFO] = v ? 1 : 0;
+  }
+  private get overrun(): boolean {
+    return this.s[S.OVERRUN] !== 0;
+  }
+  private set overrun(v: boolean) {
+    this.s[S.OVERRUN] = v ? 1 : 0;
+  }
+  private get thrPending(): boolean {
+    return this.s[S.THR_PENDING] !== 0;
+  }
+  private set thrPending(v: boolean) {
+    this.s[S.THR_PENDING] = v ? 1 : 0;
+  }
+
+  private get inputLength(): number {
+    return this.s[S.IN_LENGTH]!;
+  }
+
+  private pushInput(byte: number): void {
+    const at = (this.s[S.IN_HEAD]! + this.s[S.IN_LENGTH]!) % INPUT_LIMIT;
+    this.queue[at] = byte;
+    this.s[S.IN_LENGTH]!++;
+  }
+
+  private shiftInput(): number | undefined {
+    if (this.s[S.IN_LENGTH] === 0) return undefined;
+    const byte = this.queue[this.s[S.IN_HEAD]!]!;
+    this.s[S.IN_HEAD] = (this.s[S.IN_HEAD]! + 1) % INPUT_LIMIT;
+    this.s[S.IN_LENGTH]!--;
+    return byte;
+  }
+
+  private clearInput(): void {
+    this.s[S.IN_HEAD] = 0;
+    this.s[S.IN_LENGTH] = 0;
+  }
 
   /** Bytes from the console for the guest to read. */
   receive(bytes: Uint8Array): void {
     for (const b of bytes) {
-      if (this.input.length >= INPUT_LIMIT) {
-        this.dropped++;
+      if (this.inputLength >= INPUT_LIMIT) {
+        this.s[S.DROPPED]!++;
         this.overrun = true;
-      } else this.input.push(b);
+      } else this.pushInput(b);
     }
     this.update();
   }
 
   /** Bytes waiting to be read by the guest. */
   get pendingInput(): number {
-    return this.input.length;
+    return this.inputLength;
   }
 
   read(offset: number, _size?: number): number {
     switch (offset) {
       case REG.DATA: {
-        if (this.lcr & LCR_DLAB) return this.dll;
-        const byte = this.input.shift() ?? 0;
+        if (this.lcr & LCR_DLAB) return this.s[S.DLL]!;
+        const byte = this.shiftInput() ?? 0;
         this.update();
         return byte;
       }
       case REG.IER:
-        return this.lcr & LCR_DLAB ? this.dlm : this.ier;
+        return this.lcr & LCR_DLAB ? this.s[S.DLM]! : this.ier;
       case REG.IIR_FCR: {
         const iir = this.iir();
         // Reading IIR while it reports THRE acknowledges that interrupt.
@@ -120,7 +198,7 @@ export class Uart16550 implements PioDevice {
       case REG.MSR:
         return this.msr();
       case REG.SCR:
-        return this.scr;
+        return this.s[S.SCR]!;
       default:
         return 0xff;
     }
@@ -131,7 +209,7 @@ export class Uart16550 implements PioDevice {
     switch (offset) {
       case REG.DATA:
         if (this.lcr & LCR_DLAB) {
-          this.dll = v;
+          this.s[S.DLL] = v;
           return;
         }
         this.thrPending = false;
@@ -144,7 +222,7 @@ export class Uart16550 implements PioDevice {
         return;
       case REG.IER: {
         if (this.lcr & LCR_DLAB) {
-          this.dlm = v;
+          this.s[S.DLM] = v;
           return;
         }
         const changed = (this.ier ^ v) & 0x0f;
@@ -155,7 +233,7 @@ export class Uart16550 implements PioDevice {
       }
       case REG.IIR_FCR: {
         const enable = (v & FCR_ENABLE) !== 0;
-        if (enable !== this.fifo || v & FCR_CLEAR_RX) this.input = [];
+        if (enable !== this.fifo || v & FCR_CLEAR_RX) this.clearInput();
         this.fifo = enable;
         this.update();
         return;
@@ -168,7 +246,7 @@ export class Uart16550 implements PioDevice {
         this.update();
         return;
       case REG.SCR:
-        this.scr = v;
+        this.s[S.SCR] = v;
         return;
       default:
         return; // LSR and MSR writes are factory-test only
@@ -176,26 +254,21 @@ export class Uart16550 implements PioDevice {
   }
 
   reset(): void {
-    this.input = [];
-    this.ier = 0;
-    this.lcr = 0;
-    this.mcr = MCR_OUT2;
-    this.scr = 0;
-    this.dll = 0x0c;
-    this.dlm = 0;
-    this.fifo = false;
-    this.overrun = false;
-    this.thrPending = false;
+    const dropped = this.dropped;
+    const irq = this.s[S.IRQ]!;
+    this.s.set(new Int32Array(Uart16550.initialState(), 0, CELLS));
+    this.s[S.DROPPED] = dropped;
+    this.s[S.IRQ] = irq;
     this.update();
   }
 
   private receiveLooped(byte: number): void {
-    if (this.input.length >= INPUT_LIMIT) this.overrun = true;
-    else this.input.push(byte);
+    if (this.inputLength >= INPUT_LIMIT) this.overrun = true;
+    else this.pushInput(byte);
   }
 
   private lsr(): number {
-    return LSR_THRE | LSR_TEMT | (this.input.length > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0);
+    return LSR_THRE | LSR_TEMT | (this.inputLength > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0);
   }
 
   private msr(): number {
@@ -212,7 +285,7 @@ export class Uart16550 implements PioDevice {
   /** The highest-priority pending interrupt (IIR bits 3:0). */
   private iir(): number {
     if (this.ier & IER_RLSI && this.overrun) return IIR_RLSI;
-    if (this.ier & IER_RDI && this.input.length > 0) return IIR_RDI;
+    if (this.ier & IER_RDI && this.inputLength > 0) return IIR_RDI;
     if (this.ier & IER_THRI && this.thrPending) return IIR_THRI;
     // Modem status never changes (no delta bits), so a modem status interrupt (IER bit 3) never fires.
     return IIR_NO_INT;
@@ -220,8 +293,8 @@ export class Uart16550 implements PioDevice {
 
   private update(): void {
     const level = (this.iir() & IIR_NO_INT) === 0;
-    if (level !== this.irq) {
-      this.irq = level;
+    if (level !== (this.s[S.IRQ] !== 0)) {
+      this.s[S.IRQ] = level ? 1 : 0;
       this.callbacks.setIrq(level);
     }
   }

@@ -24,6 +24,13 @@ export const LINUX = {
   SIG_UNBLOCK: 1,
   SIG_SETMASK: 2,
   SIGUSR2: 12,
+  /** glibc's SIGRTMIN (the kernel's 32 and 33 belong to NPTL). */
+  SIGRTMIN: 34,
+  SIG_IGN: 1,
+  SA_RESTART: 0x10000000,
+  /** sizeof(struct sigaction) in glibc x86-64: handler, sigset_t, flags (+ padding), restorer. */
+  SIGACTION_SIZE: 152,
+  SIGACTION_FLAGS_OFFSET: 136,
   ENOENT: 2,
   EINTR: 4,
   E2BIG: 7,
@@ -53,6 +60,7 @@ export interface Libc {
   /** Returns an error number (0 on success), not -1/errno. */
   pthreadSigmask(how: number, set: Uint8Array | null, old: Uint8Array | null): number;
   sigtimedwait(set: Uint8Array, info: Uint8Array | null, timeout: Uint8Array): number;
+  sigaction(signal: number, action: Uint8Array | null, old: Uint8Array | null): number;
   /** errno of the last call made through these bindings on this thread. */
   errno(): number;
   strerror(errnum: number): string;
@@ -121,6 +129,11 @@ function load(): Libc {
     info: Uint8Array | null,
     timeout: Uint8Array,
   ) => number;
+  const sigaction = lib.func('int sigaction(int sig, const void *act, void *oldact)') as (
+    sig: number,
+    act: Uint8Array | null,
+    old: Uint8Array | null,
+  ) => number;
   const strerror = lib.func('const char *strerror(int errnum)') as (errnum: number) => string;
 
   const address = (p: NativePointer) => koffi.address(p) as bigint;
@@ -140,6 +153,7 @@ function load(): Libc {
     tgkill,
     pthreadSigmask: sigmask,
     sigtimedwait,
+    sigaction,
     errno: () => koffi.errno(),
     strerror,
     view(p, length) {

@@ -8,7 +8,8 @@ export type KvmErrorCode =
   | 'MissingCapability'
   | 'InvalidVcpuCount'
   | 'IoctlFailed'
-  | 'MsrRejected';
+  | 'MsrRejected'
+  | 'MemoryTooLarge';
 
 export class KvmError extends Error {
   override readonly name = 'KvmError';

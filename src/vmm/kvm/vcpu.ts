@@ -29,6 +29,8 @@ interface RunMapping {
   readonly bytes: Uint8Array;
 }
 
+const IMMEDIATE_EXIT = KVM_RUN.fields.find((f) => f.name === 'immediate_exit')!.offset;
+
 /** How many exits completing a pending operation may take (string I/O completes in chunks). */
 const MAX_COMPLETION_ROUNDS = 64;
 
@@ -84,8 +86,7 @@ export class Vcpu {
    */
   completePendingIo(): void {
     const page = this.runPage();
-    const immediateExit = KVM_RUN.fields.find((f) => f.name === 'immediate_exit')!.offset;
-    page[immediateExit] = 1;
+    page[IMMEDIATE_EXIT] = 1;
     try {
       for (let round = 0; round < MAX_COMPLETION_ROUNDS; round++) {
         const exit = this.run();
@@ -93,8 +94,16 @@ export class Vcpu {
         else if (exit.kind !== 'io-out' && exit.kind !== 'mmio-write') return;
       }
     } finally {
-      page[immediateExit] = 0;
+      page[IMMEDIATE_EXIT] = 0;
     }
+  }
+
+  /**
+   * kvm_run.immediate_exit: while set, KVM_RUN returns EINTR at once. The main thread sets it
+   * (through its own mapping) with each kick; the vCPU thread clears it once it has seen the kick.
+   */
+  setImmediateExit(on: boolean): void {
+    this.runPage()[IMMEDIATE_EXIT] = on ? 1 : 0;
   }
 
   getRegs(): KvmRegs {

@@ -2,7 +2,6 @@
 import {
   KVM_IOCTL,
   KVM_IRQCHIP,
-  KVM_IRQ_LEVEL,
   KVM_PIT_CONFIG,
   KVM_PIT_STATE2,
   KVM_USERSPACE_MEMORY_REGION,
@@ -10,6 +9,7 @@ import {
 } from './abi.js';
 import { check, libc } from './bindings.js';
 import { ioctlStruct, ioctlValue } from './ioctl.js';
+import { irqLine } from './irq-line.js';
 import { Vcpu } from './vcpu.js';
 
 export class Vm {
@@ -54,7 +54,7 @@ export class Vm {
 
   /** Drive an interrupt line of the in-kernel PIC/IOAPIC (ISA IRQs 0-15 reach both). */
   irqLine(irq: number, level: boolean): void {
-    ioctlStruct(this.fd, 'KVM_IRQ_LINE', KVM_IRQ_LEVEL.encode({ irq, level: level ? 1 : 0 }));
+    irqLine(this.fd, irq, level);
   }
 
   /** Snapshot of one in-kernel interrupt controller (KVM_IRQCHIP_PIC_MASTER/SLAVE/IOAPIC). */

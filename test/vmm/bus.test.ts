@@ -1,6 +1,6 @@
 // The port I/O bus: dispatch by range, string I/O, unclaimed ports (all ones, counted), overlaps.
 import { describe, expect, it } from 'vitest';
-import { allOnes, PioBus, type PioDevice } from '../../src/vmm/devices/pio-bus.js';
+import { allOnes, DeviceBus, type PioDevice } from '../../src/vmm/devices/bus.js';
 
 function recorder(readValue = 0x12345678): PioDevice & { log: string[]; resets: number } {
   const log: string[] = [];
@@ -20,9 +20,9 @@ function recorder(readValue = 0x12345678): PioDevice & { log: string[]; resets: 
   };
 }
 
-describe('PioBus', () => {
+describe('DeviceBus', () => {
   it('dispatches to the device whose range holds the port, with the offset', () => {
-    const bus = new PioBus();
+    const bus = new DeviceBus();
     const dev = recorder();
     bus.register(0x3f8, 8, 'com1', dev);
     bus.write(0x3fb, 1, 0x83);
@@ -33,7 +33,7 @@ describe('PioBus', () => {
   });
 
   it('reads all ones from unclaimed ports, ignores writes, and counts both', () => {
-    const bus = new PioBus();
+    const bus = new DeviceBus();
     expect(bus.read(0x70, 1)).toBe(0xff);
     expect(bus.read(0x70, 2)).toBe(0xffff);
     expect(bus.read(0x71, 4)).toBe(0xffff_ffff);
@@ -51,7 +51,7 @@ describe('PioBus', () => {
   });
 
   it('handles string I/O: count items of size bytes, in order', () => {
-    const bus = new PioBus();
+    const bus = new DeviceBus();
     let next = 0x41;
     const dev = recorder();
     dev.read = () => next++;
@@ -67,7 +67,7 @@ describe('PioBus', () => {
   });
 
   it('masks values to the access size', () => {
-    const bus = new PioBus();
+    const bus = new DeviceBus();
     const dev = recorder(0xfffe_1234);
     bus.register(0x60, 1, 'kbd', dev);
     const data = new Uint8Array(1);
@@ -76,7 +76,7 @@ describe('PioBus', () => {
   });
 
   it('refuses overlapping or out-of-range registrations', () => {
-    const bus = new PioBus();
+    const bus = new DeviceBus();
     bus.register(0xcf8, 1, 'pci-address', recorder());
     bus.register(0xcf9, 1, 'reset-control', recorder());
     expect(() => bus.register(0xcf8, 4, 'wide', recorder())).toThrow(/overlaps pci-address/);
@@ -84,7 +84,7 @@ describe('PioBus', () => {
   });
 
   it('resets every device', () => {
-    const bus = new PioBus();
+    const bus = new DeviceBus();
     const a = recorder();
     const b = recorder();
     bus.register(0x10, 1, 'a', a);
